@@ -1,0 +1,3 @@
+from kubectl_userns.cli import main
+
+main()
