@@ -1,0 +1,1 @@
+"""One module per command: each parses its flags and prints; the logic lives elsewhere."""
