@@ -1,0 +1,55 @@
+"""Drive the real CLI: in-process (fast, the same Typer app the console script runs) or as the
+installed ``kubectl-userns`` / ``kubectl userns`` process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from kubectl_userns.cli import PROG, app
+
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Run:
+    stdout: str
+    stderr: str
+    exit_code: int
+
+
+def run_cli(args: Sequence[str], env: Mapping[str, str] | None = None) -> Run:
+    """Run ``kubectl userns ARGS`` in this process with ``env`` added to the environment."""
+    result = CliRunner(env=dict(env or {})).invoke(app, list(args), prog_name=PROG)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Run(result.stdout, result.stderr, result.exit_code)
+
+
+def run_process(
+    args: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    *,
+    via_kubectl: bool = False,
+    timeout: float = 60,
+) -> Run:
+    """Run the installed console script (or ``kubectl userns`` through the real kubectl)."""
+    full_env = {**os.environ, **(env or {})}
+    full_env["PATH"] = f"{VENV_BIN}{os.pathsep}{full_env.get('PATH', '')}"
+    if via_kubectl:
+        kubectl = shutil.which("kubectl", path=full_env["PATH"])
+        assert kubectl, "kubectl is not on PATH"
+        argv = [kubectl, "userns", *args]
+    else:
+        argv = [str(VENV_BIN / "kubectl-userns"), *args]
+    done = subprocess.run(
+        argv, env=full_env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    return Run(done.stdout, done.stderr, done.returncode)
