@@ -79,7 +79,9 @@ class APIError(UsernsError):
 
 
 class KubeconfigError(UsernsError):
-    """No usable kubeconfig or context."""
+    """No usable kubeconfig, or a --context it does not have."""
+
+    exit_code = EXIT_USAGE
 
 
 class NodeUnreachableError(UsernsError):
