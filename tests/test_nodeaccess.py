@@ -72,12 +72,34 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     port = _free_port()
     (base / "sshd_config").write_text(
         f"ListenAddress 127.0.0.1:{port}\nHostKey {base / 'host_key'}\n"
-        f"AuthorizedKeysFile {base / 'authorized_keys'}\nPermitRootLogin prohibit-password\n"
+        "AuthorizedKeysFile /run/authorized_keys\nPermitRootLogin prohibit-password\n"
         "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
         "StrictModes no\nPidFile none\nLogLevel VERBOSE\n"
     )
+    # two users that exist only inside sshd's mount namespace: alice's sudo wants a password,
+    # bob's does not
+    etc = base / "etc"
+    etc.mkdir()
+    for name in ("passwd", "group", "shadow"):
+        (etc / name).write_text(Path(f"/etc/{name}").read_text())
+    with (etc / "passwd").open("a") as handle:
+        handle.write("alice:x:4242:4242::/tmp:/bin/sh\nbob:x:4243:4243::/tmp:/bin/sh\n")
+    with (etc / "group").open("a") as handle:
+        handle.write("alice:x:4242:\nbob:x:4243:\n")
+    with (etc / "shadow").open("a") as handle:
+        handle.write("alice:*:19000:0:99999:7:::\nbob:*:19000:0:99999:7:::\n")
+    (etc / "sudoers").write_text(
+        "root ALL=(ALL) ALL\nalice ALL=(ALL) ALL\nbob ALL=(ALL) NOPASSWD: ALL\n"
+    )
+    (etc / "sudoers").chmod(0o440)
+    binds = " && ".join(
+        f"mount --bind {etc / name} /etc/{name}"
+        for name in ("passwd", "group", "shadow", "sudoers")
+    )
     script = (
         "mount -t tmpfs tmpfs /run && mkdir -m 755 /run/sshd && "
+        # readable for the non-root users too, unlike pytest's private tmp dirs
+        f"install -m 644 {base / 'authorized_keys'} /run/authorized_keys && {binds} && "
         f"exec {SSHD} -D -e -f {base / 'sshd_config'}"
     )
     with open(base / "sshd.log", "wb") as log:
@@ -204,6 +226,25 @@ def test_closed_port_is_unreachable(sshd: Sshd) -> None:
         runner.run("true", [])
     assert caught.value.exit_code == 3
     assert "cannot reach node node-z over SSH at 127.0.0.1:" in caught.value.message
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/sudo"), reason="needs Debian's sudo")
+def test_non_root_user_whose_sudo_wants_a_password_gets_one_clear_error(sshd: Sshd) -> None:
+    config = sshd.config(sshd.known_hosts(), user="alice")
+    runner = open_runner("node-a", None, _options(config))
+    with pytest.raises(NodeAuthError) as caught:
+        runner.run("id -u", [])
+    assert caught.value.exit_code == 3
+    assert "user alice is not root and sudo asks for a password" in caught.value.message
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/sudo"), reason="needs Debian's sudo")
+def test_non_root_user_with_passwordless_sudo_runs_the_script_as_root(sshd: Sshd) -> None:
+    config = sshd.config(sshd.known_hosts(), user="bob")
+    runner = open_runner("node-a", None, _options(config))
+    out = runner.run('printf "%s " "$@"; id -u', ["a b"])
+    runner.close()
+    assert (out.stdout, out.exit_status) == ("a b 0\n", 0)
 
 
 def test_local_runner_runs_as_root_with_quoted_args() -> None:
