@@ -1,0 +1,538 @@
+"""Distribution: the krew archives and manifest of scripts/dist, and `pip install .`.
+
+The archives are checked the way krew handles them (krew's manifest validation, its tar
+extraction, its `files` moves and the `~/.krew/bin` symlink), then run through the real kubectl
+with the system's python3 and no virtualenv on PATH.
+
+One linux/amd64 build (all bundled Python versions) is made per test session, shared by xdist
+workers. To check a full release build instead, point KUBECTL_USERNS_DIST at its directory
+(`scripts/dist` writes dist/ with the archives and userns.yaml).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kubectl_userns import __version__
+from tests.cli import Run
+
+ROOT = Path(__file__).resolve().parent.parent
+DIST_ENV = "KUBECTL_USERNS_DIST"
+PLUGIN = "userns"
+SYSTEM_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+ALL_TARGETS = {("linux", "amd64"), ("linux", "arm64"), ("darwin", "amd64"), ("darwin", "arm64")}
+# How each platform names a CPython extension module: <module>.cpython-3XY-<suffix>.so
+EXTENSION_SUFFIX = {
+    ("linux", "amd64"): "x86_64-linux-gnu",
+    ("linux", "arm64"): "aarch64-linux-gnu",
+    ("darwin", "amd64"): "darwin",
+    ("darwin", "arm64"): "darwin",
+}
+
+
+# --- krew's rules, written down from krew's validation and installation code ----------------
+
+
+def krew_manifest_problems(manifest: Any, file_name: str) -> list[str]:
+    """What krew's plugin validation (and krew-index's CI) would reject in ``manifest``."""
+    problems: list[str] = []
+    if not isinstance(manifest, dict):
+        return ["the manifest is not a mapping"]
+    if manifest.get("apiVersion") != "krew.googlecontainertools.github.com/v1alpha2":
+        problems.append(f"unsupported apiVersion {manifest.get('apiVersion')!r}")
+    if manifest.get("kind") != "Plugin":
+        problems.append(f"kind is {manifest.get('kind')!r}, not 'Plugin'")
+    expected_name = file_name.removesuffix(".yaml")
+    name = (manifest.get("metadata") or {}).get("name")
+    if not re.fullmatch(r"[\w-]+", expected_name):
+        problems.append(f"file name {file_name!r} is not a safe plugin name")
+    if name != expected_name:
+        problems.append(f"plugin should be named {expected_name!r} (its file name), not {name!r}")
+    spec = manifest.get("spec") or {}
+    short = spec.get("shortDescription")
+    if not isinstance(short, str) or not short:
+        problems.append("no shortDescription")
+    elif "\n" in short or "\r" in short:
+        problems.append("shortDescription has a line break")
+    version = spec.get("version")
+    semver = r"v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?"
+    if not isinstance(version, str) or not re.fullmatch(semver, version):
+        problems.append(f"version {version!r} is not a semantic version with a leading 'v'")
+    platforms = spec.get("platforms")
+    if not isinstance(platforms, list) or not platforms:
+        return [*problems, "no platforms"]
+    for i, platform in enumerate(platforms):
+        where = f"platforms[{i}]"
+        if not platform.get("uri"):
+            problems.append(f"{where}: no uri")
+        if not re.fullmatch(r"[a-f0-9]{64}", str(platform.get("sha256", ""))):
+            problems.append(f"{where}: sha256 {platform.get('sha256')!r} is not 64 hex digits")
+        if not platform.get("bin"):
+            problems.append(f"{where}: no bin")
+        files = platform.get("files")
+        if files is not None:
+            if not files:
+                problems.append(f"{where}: files is empty (leave it out or list something)")
+            for op in files or []:
+                if not op.get("from") or not op.get("to"):
+                    problems.append(f"{where}: a files entry lacks from or to: {op}")
+                elif os.path.normpath(op["to"]) != op["to"]:
+                    problems.append(f"{where}: files 'to' {op['to']!r} is not a clean path")
+        selector = platform.get("selector")
+        if not isinstance(selector, dict) or not (
+            selector.get("matchLabels") or selector.get("matchExpressions")
+        ):
+            problems.append(f"{where}: empty or missing selector")
+            continue
+        keys = set(selector.get("matchLabels") or {})
+        keys |= {e.get("key") for e in selector.get("matchExpressions") or []}
+        if keys - {"os", "arch"}:
+            problems.append(f"{where}: selector keys {sorted(keys - {'os', 'arch'})} unsupported")
+    return problems
+
+
+def krew_extract(archive: Path, dest: Path) -> None:
+    """Unpack like krew: gzip'd tar (or zip), regular files and directories only, no '..' or
+    absolute names (krew refuses anything else)."""
+    with archive.open("rb") as f:
+        magic = f.read(2)
+    assert magic == b"\x1f\x8b", f"{archive.name} is not gzip: krew sniffs the type from the bytes"
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar.getmembers():
+            if member.name == "pax_global_header":
+                continue
+            assert ".." not in member.name, f"krew refuses the entry {member.name!r}"
+            assert not member.name.startswith(("/", "\\")), f"absolute entry {member.name!r}"
+            target = dest / member.name
+            if member.isdir():
+                target.mkdir(parents=True, exist_ok=True, mode=member.mode)
+            elif member.isreg():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                source = tar.extractfile(member)
+                assert source is not None
+                with target.open("wb") as out:
+                    shutil.copyfileobj(source, out)
+                target.chmod(member.mode & 0o777)
+            else:
+                raise AssertionError(
+                    f"krew cannot unpack {member.name!r} (tar type {member.type!r})"
+                )
+
+
+def krew_move(staging: Path, install_dir: Path, files: Sequence[Mapping[str, str]]) -> None:
+    """Apply a platform's ``files`` as krew does: a path that exists moves directly (``to: .``
+    keeps its name), anything else is a glob whose matches go into the ``to`` directory."""
+    install_dir.mkdir(parents=True)
+    for op in files:
+        direct = staging / op["from"]
+        if direct.exists():
+            moves = [(direct, install_dir / (direct.name if op["to"] == "." else op["to"]))]
+        else:
+            matches = sorted(staging.glob(op["from"]))
+            assert matches, f"no file in the archive matches {op['from']!r}"
+            moves = [(m, install_dir / op["to"] / m.name) for m in matches]
+        for source, target in moves:
+            assert target.resolve().is_relative_to(install_dir.resolve()), f"{target} escapes"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            source.rename(target)
+
+
+@dataclass(frozen=True)
+class KrewInstall:
+    root: Path  # KREW_ROOT
+    install_dir: Path  # store/<plugin>/<version>
+    link: Path  # bin/kubectl-<plugin>
+
+
+def krew_install(
+    archive: Path, platform: Mapping[str, Any], version: str, root: Path
+) -> KrewInstall:
+    """Install one platform's archive under ``root`` the way `kubectl krew install` does."""
+    staging = root / "staging"
+    staging.mkdir(parents=True)
+    krew_extract(archive, staging)
+    install_dir = root / "store" / PLUGIN / version
+    krew_move(staging, install_dir, platform.get("files") or [{"from": "*", "to": "."}])
+    binary = install_dir / platform["bin"]
+    assert binary.is_file(), f"bin {platform['bin']!r} is not in the archive after the files moves"
+    link = root / "bin" / f"kubectl-{PLUGIN.replace('-', '_')}"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(os.path.relpath(binary, link.parent))
+    return KrewInstall(root, install_dir, link)
+
+
+# --- the build ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dist:
+    directory: Path
+    manifest: dict[str, Any]
+    full: bool  # a release build with every platform, not the session's linux/amd64 build
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Dist:
+    given = os.environ.get(DIST_ENV)
+    if given:
+        directory = Path(given).resolve()
+        return Dist(directory, yaml.safe_load((directory / f"{PLUGIN}.yaml").read_text()), True)
+    # one build for all xdist workers: their base temp dirs share a parent
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    directory = shared / "dist-linux-amd64"
+    with (shared / "dist.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (directory / f"{PLUGIN}.yaml").is_file():
+            command = [sys.executable, str(ROOT / "scripts" / "build_krew.py")]
+            command += ["--platform", "linux/amd64", "--out", str(directory)]
+            command += ["--manifest", str(directory / f"{PLUGIN}.yaml")]
+            done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+            assert done.returncode == 0, f"scripts/dist failed:\n{done.stdout}{done.stderr}"
+    return Dist(directory, yaml.safe_load((directory / f"{PLUGIN}.yaml").read_text()), False)
+
+
+def _platforms(dist: Dist) -> list[dict[str, Any]]:
+    return list(dist.manifest["spec"]["platforms"])
+
+
+def _labels(platform: Mapping[str, Any]) -> tuple[str, str]:
+    labels = platform["selector"]["matchLabels"]
+    return str(labels["os"]), str(labels["arch"])
+
+
+def _archive(dist: Dist, platform: Mapping[str, Any]) -> Path:
+    return dist.directory / str(platform["uri"]).rsplit("/", 1)[-1]
+
+
+def _platform(dist: Dist, os_arch: tuple[str, str]) -> dict[str, Any]:
+    for platform in _platforms(dist):
+        if _labels(platform) == os_arch:
+            return platform
+    raise AssertionError(f"the manifest has no platform {os_arch}")
+
+
+# --- the manifest ------------------------------------------------------------------------
+
+
+def test_manifest_passes_krews_validation(dist: Dist) -> None:
+    assert krew_manifest_problems(dist.manifest, f"{PLUGIN}.yaml") == []
+
+
+def test_the_validation_catches_what_krew_rejects(dist: Dist) -> None:
+    manifest = yaml.safe_load(yaml.safe_dump(dist.manifest))
+    manifest["metadata"]["name"] = "user-ns"
+    manifest["spec"]["version"] = __version__  # no leading v
+    manifest["spec"]["platforms"][0]["sha256"] = "ABC"
+    manifest["spec"]["platforms"][0]["selector"] = {"matchLabels": {"distro": "debian"}}
+    problems = krew_manifest_problems(manifest, f"{PLUGIN}.yaml")
+    assert len(problems) == 4, problems
+    assert krew_manifest_problems(dist.manifest, "user-ns.yaml") == [
+        "plugin should be named 'user-ns' (its file name), not 'userns'"
+    ]
+
+
+def test_manifest_describes_this_version_and_its_archives(dist: Dist) -> None:
+    spec = dist.manifest["spec"]
+    assert spec["version"] == f"v{__version__}"
+    assert spec["homepage"].startswith("https://")
+    assert "Python 3." in spec["caveats"] and "sudo" in spec["caveats"]
+    labels = [_labels(p) for p in _platforms(dist)]
+    assert len(labels) == len(set(labels)), "two platforms with the same os/arch"
+    assert set(labels) == (ALL_TARGETS if dist.full else {("linux", "amd64")})
+    for platform in _platforms(dist):
+        os_name, arch = _labels(platform)
+        archive = _archive(dist, platform)
+        assert archive.name == f"kubectl-userns_v{__version__}_{os_name}_{arch}.tar.gz"
+        assert platform["uri"].startswith("https://")
+        assert f"/v{__version__}/" in platform["uri"]
+        assert hashlib.sha256(archive.read_bytes()).hexdigest() == platform["sha256"]
+        assert platform["bin"] == "kubectl-userns"
+
+
+def test_manifest_is_generated_from_the_template(dist: Dist) -> None:
+    text = (dist.directory / f"{PLUGIN}.yaml").read_text()
+    assert text.startswith("# Generated by scripts/dist from krew/userns.yaml.in")
+    assert "${" not in text
+    template = (ROOT / "krew" / "userns.yaml.in").read_text()
+    assert dist.manifest["spec"]["shortDescription"] in template
+
+
+# --- the archives, installed the way krew does it ---------------------------------------
+
+
+def _elf_or_macho_arch(path: Path) -> str:
+    head = path.read_bytes()[:20]
+    if head[:4] == b"\x7fELF":
+        machine = int.from_bytes(head[18:20], "little")
+        return {62: "linux/amd64", 183: "linux/arm64"}.get(machine, f"elf-{machine}")
+    if head[:4] == b"\xcf\xfa\xed\xfe":
+        cpu = int.from_bytes(head[4:8], "little")
+        return {0x01000007: "darwin/amd64", 0x0100000C: "darwin/arm64"}.get(cpu, f"macho-{cpu}")
+    if head[:4] == b"\xca\xfe\xba\xbe":
+        return "darwin/universal2"
+    return "unknown"
+
+
+def _supported_pythons(launcher: Path) -> list[str]:
+    found = re.search(r'^SUPPORTED = "([^"]*)"$', launcher.read_text(), re.MULTILINE)
+    assert found, "the launcher does not say which Python versions it supports"
+    return found.group(1).split()
+
+
+def test_every_platform_installs_like_krew_with_its_own_native_code(
+    dist: Dist, tmp_path: Path
+) -> None:
+    for platform in _platforms(dist):
+        os_name, arch = _labels(platform)
+        install = krew_install(
+            _archive(dist, platform), platform, f"v{__version__}", tmp_path / f"{os_name}-{arch}"
+        )
+        launcher = install.link.resolve()
+        assert launcher == (install.install_dir / "kubectl-userns").resolve()
+        assert os.access(launcher, os.X_OK)
+        assert launcher.read_text().startswith("#!/usr/bin/env python3\n")
+        lib = install.install_dir / "lib"
+        assert (lib / "kubectl_userns" / "cli.py").is_file()
+        pythons = _supported_pythons(launcher)
+        assert pythons[0] == "3.10"
+        for python in pythons:
+            tag = "cpython-3" + python.split(".")[1]
+            suffix = EXTENSION_SUFFIX[(os_name, arch)]
+            module = lib / f"_cffi_backend.{tag}-{suffix}.so"
+            assert module.is_file(), f"{os_name}/{arch} lacks cffi for Python {python}"
+            assert _elf_or_macho_arch(module) in (f"{os_name}/{arch}", "darwin/universal2")
+        rust = lib / "cryptography" / "hazmat" / "bindings" / "_rust.abi3.so"
+        assert _elf_or_macho_arch(rust) in (f"{os_name}/{arch}", "darwin/universal2")
+
+
+@pytest.fixture(scope="module")
+def linux_install(dist: Dist, tmp_path_factory: pytest.TempPathFactory) -> KrewInstall:
+    platform = _platform(dist, ("linux", "amd64"))
+    root = tmp_path_factory.mktemp("krew") / ".krew"
+    return krew_install(_archive(dist, platform), platform, f"v{__version__}", root)
+
+
+def _clean_env(path: Sequence[str | Path], home: Path) -> dict[str, str]:
+    """An environment with no virtualenv, no PYTHONPATH and only ``path`` on PATH."""
+    return {"PATH": os.pathsep.join(map(str, path)), "HOME": str(home), "LANG": "C.UTF-8"}
+
+
+def _run(argv: Sequence[str | Path], env: Mapping[str, str], cwd: Path) -> Run:
+    done = subprocess.run(
+        [str(a) for a in argv], env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+    return Run(done.stdout, done.stderr, done.returncode)
+
+
+def _kubectl() -> str:
+    kubectl = shutil.which("kubectl", path=os.pathsep.join(SYSTEM_PATH))
+    assert kubectl, "kubectl is not installed in the system directories"
+    return kubectl
+
+
+def test_kubectl_runs_the_krew_install_with_the_system_python(
+    linux_install: KrewInstall, tmp_path: Path
+) -> None:
+    env = _clean_env([linux_install.root / "bin", *SYSTEM_PATH], tmp_path)
+    python3 = shutil.which("python3", path=env["PATH"])
+    assert python3 and not Path(python3).resolve().is_relative_to(ROOT), python3
+    # the system Python cannot import kubectl_userns by itself: what runs comes from the archive
+    assert _run([python3, "-c", "import kubectl_userns"], env, tmp_path).exit_code == 1
+
+    listed = _run([_kubectl(), "plugin", "list"], env, tmp_path)
+    assert str(linux_install.link) in listed.stdout
+
+    top = _run([_kubectl(), "userns", "--help"], env, tmp_path)
+    assert top.exit_code == 0, top.stderr
+    assert top.stdout.startswith("Usage: kubectl userns [OPTIONS] COMMAND [ARGS]...")
+    for command in ("inspect", "verify-node", "new-pod", "convert"):
+        assert re.search(rf"^\s+{command}\s", top.stdout, re.MULTILINE), command
+    assert top.stderr == ""
+
+    version = _run([_kubectl(), "userns", "--version"], env, tmp_path)
+    assert (version.exit_code, version.stdout) == (0, f"kubectl-userns {__version__}\n")
+
+    new_pod_help = _run([_kubectl(), "userns", "new-pod", "--help"], env, tmp_path)
+    assert new_pod_help.exit_code == 0, new_pod_help.stderr
+    assert new_pod_help.stdout.startswith("Usage: kubectl userns new-pod")
+    assert "Examples:" in new_pod_help.stdout
+
+    new_pod = _run([_kubectl(), "userns", "new-pod"], env, tmp_path)
+    if new_pod.exit_code == 0:
+        assert "hostUsers: false" in new_pod.stdout
+    else:  # still the placeholder: a clean usage error, no traceback
+        assert new_pod.exit_code == 2
+        assert new_pod.stderr.startswith("error: ") and new_pod.stderr.count("\n") == 1
+
+
+def _pythons_here() -> Iterator[tuple[str, Path]]:
+    """CPython interpreters on this machine by version: the system's and pyenv's."""
+    candidates = [Path("/usr/bin/python3")]
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates += sorted(pyenv.glob("3.*/bin/python3"))
+    seen = set()
+    for candidate in candidates:
+        if not candidate.is_file():
+            continue
+        done = subprocess.run(
+            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+        )
+        version = done.stdout.strip()
+        if done.returncode == 0 and version not in seen:
+            seen.add(version)
+            yield version, candidate
+
+
+IMPORT_EVERYTHING = """
+import sys
+sys.path[:0] = [sys.argv[1]]
+import paramiko, kubernetes.client, kubernetes.config, yaml, ruamel.yaml, tabulate
+import cryptography.hazmat.bindings._rust, nacl.bindings, bcrypt, pydantic_core, aiohttp
+import kubectl_userns.cli, kubectl_userns.kubeapi, kubectl_userns.nodeaccess
+for name in ("_cffi_backend", "pydantic_core._pydantic_core", "yaml._yaml", "multidict._multidict"):
+    module = sys.modules[name]
+    assert module.__file__.startswith(sys.argv[1]), module.__file__
+    print(module.__file__.rsplit("/", 1)[-1])
+"""
+
+
+def test_the_bundle_imports_on_every_supported_python_here(linux_install: KrewInstall) -> None:
+    supported = _supported_pythons(linux_install.link.resolve())
+    lib = linux_install.install_dir / "lib"
+    tried = []
+    for version, python in _pythons_here():
+        if version not in supported:
+            continue
+        done = subprocess.run(
+            [python, "-I", "-c", IMPORT_EVERYTHING, str(lib)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, f"Python {version}: {done.stderr}"
+        tag = f"cpython-3{version.split('.')[1]}-x86_64-linux-gnu.so"
+        assert done.stdout.split() and all(line.endswith(tag) for line in done.stdout.split())
+        tried.append(version)
+    assert tried, "no supported Python found on this machine"
+
+
+def test_the_launcher_moves_to_a_supported_python_or_says_what_to_install(
+    linux_install: KrewInstall, tmp_path: Path
+) -> None:
+    here = dict(_pythons_here())
+    supported = _supported_pythons(linux_install.link.resolve())
+    old = sorted(v for v in here if v in ("3.8", "3.9"))
+    good = [v for v in here if v in supported]
+    if not old or not good:
+        pytest.skip("needs a Python older than 3.10 (pyenv) and a supported one")
+    version = old[-1]
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "python3").symlink_to(here[version])
+    (fake_bin / f"python{good[0]}").symlink_to(here[good[0]])
+
+    moved = _run([linux_install.link, "--version"], _clean_env([fake_bin], tmp_path), tmp_path)
+    assert (moved.exit_code, moved.stdout) == (0, f"kubectl-userns {__version__}\n"), moved.stderr
+
+    (fake_bin / f"python{good[0]}").unlink()
+    refused = _run([linux_install.link, "--version"], _clean_env([fake_bin], tmp_path), tmp_path)
+    assert refused.exit_code == 3
+    assert refused.stdout == ""
+    assert refused.stderr.startswith(
+        f"error: kubectl userns needs Python 3.10 to 3.14 on PATH (as python3 or python3.X) "
+        f"but found only Python {version} "
+    )
+    assert refused.stderr.count("\n") == 1
+
+
+def test_the_launcher_without_its_libraries_says_to_reinstall(
+    linux_install: KrewInstall, tmp_path: Path
+) -> None:
+    alone = tmp_path / "kubectl-userns"
+    shutil.copy2(linux_install.link.resolve(), alone)
+    done = _run([alone, "--help"], _clean_env(SYSTEM_PATH, tmp_path), tmp_path)
+    assert done.exit_code == 3
+    assert done.stdout == ""
+    assert done.stderr == (
+        f"error: the libraries of kubectl userns are missing from {tmp_path / 'lib'}; reinstall "
+        "the plugin with 'kubectl krew uninstall userns && kubectl krew install userns'.\n"
+    )
+
+
+# --- pip install . ------------------------------------------------------------------------
+
+
+def _source_copy(dest: Path) -> Path:
+    """The project as `pip install .` sees it, copied so that the build leaves no build/ here."""
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (ROOT / name).is_file():
+            shutil.copy2(ROOT / name, dest / name)
+    shutil.copytree(
+        ROOT / "kubectl_userns",
+        dest / "kubectl_userns",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    return dest
+
+
+def test_pip_install_gives_a_console_script_that_kubectl_finds(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    src = tmp_path / "src"
+    src.mkdir()
+    _source_copy(src)
+    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python")]
+    done = subprocess.run(
+        [*pip, "install", "--quiet", "--no-compile", "--disable-pip-version-check", str(src)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    script = venv / "bin" / "kubectl-userns"
+    assert script.is_file()
+
+    env = _clean_env([venv / "bin", *SYSTEM_PATH], tmp_path)
+    listed = _run([_kubectl(), "plugin", "list"], env, tmp_path)
+    assert str(script) in listed.stdout
+    top = _run([_kubectl(), "userns", "--help"], env, tmp_path)
+    assert top.exit_code == 0, top.stderr
+    assert top.stdout.startswith("Usage: kubectl userns [OPTIONS] COMMAND [ARGS]...")
+
+
+def test_pipx_install_gives_kubectl_userns(tmp_path: Path) -> None:
+    pipx = shutil.which("pipx")
+    if pipx is None:
+        pytest.skip("pipx is not installed")
+    src = tmp_path / "src"
+    src.mkdir()
+    _source_copy(src)
+    env = {
+        **_clean_env([Path(pipx).parent, *SYSTEM_PATH], tmp_path),
+        "PIPX_HOME": str(tmp_path / "pipx"),
+        "PIPX_BIN_DIR": str(tmp_path / "bin"),
+    }
+    done = _run([pipx, "install", src], env, tmp_path)
+    assert done.exit_code == 0, done.stderr
+    env["PATH"] = os.pathsep.join([str(tmp_path / "bin"), *SYSTEM_PATH])
+    top = _run([_kubectl(), "userns", "--help"], env, tmp_path)
+    assert top.exit_code == 0, top.stderr
+    assert top.stdout.startswith("Usage: kubectl userns")
