@@ -14,6 +14,7 @@ import typer
 from kubectl_userns import __version__
 from kubectl_userns.boundary import report_errors
 from kubectl_userns.commands import convert, inspect, new_pod, verify_node
+from kubectl_userns.sandbox.cli import sandbox_app
 
 PROG = "kubectl userns"
 
@@ -59,6 +60,9 @@ for _name, _module, _function in (
 ):
     # "\b" keeps click from re-wrapping the example lines into one paragraph
     app.command(_name, help=_module.HELP, epilog="\b\n" + _module.EPILOG)(report_errors(_function))
+
+
+app.add_typer(sandbox_app, name="sandbox")
 
 
 def main() -> None:

@@ -105,4 +105,6 @@ class PodCgroupNotFoundError(UsernsError):
 
 
 class SandboxError(UsernsError):
-    """The local sandbox cannot be started or stopped."""
+    """The local sandbox cannot be started or stopped as asked (not root, already up, ...)."""
+
+    exit_code = EXIT_USAGE

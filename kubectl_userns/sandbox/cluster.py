@@ -1,0 +1,455 @@
+"""The sandbox cluster: API emulator + nodes + pods, with a state file so ``down`` works from
+any process and leaves nothing behind."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from kubectl_userns.errors import SandboxError
+from kubectl_userns.idmap import parse_subid_file
+from kubectl_userns.sandbox.apiserver import start_apiserver, stop_apiserver
+from kubectl_userns.sandbox.kubeconfig import write_kubeconfig
+from kubectl_userns.sandbox.node import (
+    CGROUP2_HOST,
+    SYSTEMD_V1_HOST,
+    NodeState,
+    free_port,
+    kill_node,
+    prepare_node_dir,
+    start_node,
+)
+from kubectl_userns.sandbox.node import start_sshd as _start_sshd
+from kubectl_userns.sandbox.node import stop_sshd as _stop_sshd
+from kubectl_userns.sandbox.objects import kubelet_config, make_node, make_pod
+from kubectl_userns.sandbox.pods import (
+    ContainerState,
+    PodState,
+    conmon_cgroup,
+    container_cgroup,
+    new_container_id,
+    pod_cgroup,
+    processes_command,
+    spawn,
+    write_kubelet_record,
+)
+from kubectl_userns.sandbox.store import ObjectStore
+
+STATE_FILE = "sandbox.json"
+DEFAULT_STATE_DIR = Path("/tmp/kubectl-userns-sandbox")
+TESTPOD_UID = "e33ed7f7-0c89-42a5-9956-94a0a1761b23"
+DEFAULT_POOL = "kubelet:65536:7208960\n"
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise SandboxError(
+            "the sandbox needs root (it creates namespaces, cgroups and uid maps, as a kubelet "
+            "does); run it with sudo."
+        )
+
+
+class Sandbox:
+    """A local cluster; see ``create``, ``add_node``, ``add_pod``, ``down``."""
+
+    def __init__(self, state_dir: Path, data: dict[str, Any]) -> None:
+        self.state_dir = state_dir
+        self.data = data
+        self.store = ObjectStore(state_dir / "api")
+        self.nodes = {n: NodeState(**s) for n, s in data.get("nodes", {}).items()}
+        self.pods: dict[str, PodState] = {}
+        for key, raw in data.get("pods", {}).items():
+            containers = [ContainerState(**c) for c in raw.pop("containers")]
+            self.pods[key] = PodState(**raw, containers=containers)
+            raw["containers"] = [c.__dict__ for c in containers]
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, state_dir: Path) -> Sandbox:
+        require_root()
+        state_dir = state_dir.resolve()
+        if str(state_dir).startswith("/run/") or str(state_dir).startswith("/etc/"):
+            raise SandboxError(f"the sandbox state dir {state_dir} cannot be under /run or /etc.")
+        if (state_dir / STATE_FILE).exists():
+            raise SandboxError(
+                f"a sandbox already runs from {state_dir}; stop it with "
+                "'kubectl userns sandbox down' first."
+            )
+        state_dir.mkdir(parents=True, exist_ok=True)
+        sandbox_id = uuid.uuid4().hex[:8]
+        rng = random.Random(sandbox_id)
+        data: dict[str, Any] = {
+            "id": sandbox_id,
+            "cgroup_roots": [
+                f"{CGROUP2_HOST}/kubectl-userns-{sandbox_id}",
+                f"{SYSTEMD_V1_HOST}/kubectl-userns-{sandbox_id}",
+            ],
+            "address_prefix": f"127.{rng.randint(20, 250)}.{rng.randint(1, 250)}",
+            "nodes": {},
+            "pods": {},
+        }
+        sandbox = cls(state_dir, data)
+        sandbox.save()  # from here on, down() can clean up whatever follows
+        try:
+            api = start_apiserver(state_dir, state_dir / "api")
+            data["api"] = {"url": api.url, "ca": str(api.ca_path), "pid": api.pid}
+            write_kubeconfig(
+                state_dir / "kubeconfig", server=api.url, ca_path=api.ca_path, token=api.token
+            )
+            ssh = state_dir / "ssh"
+            ssh.mkdir(mode=0o700, exist_ok=True)
+            subprocess.run(
+                [
+                    "ssh-keygen",
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    "kubectl-userns-sandbox",
+                    "-f",
+                    str(ssh / "id_ed25519"),
+                ],
+                check=True,
+            )
+            sandbox.save()
+        except BaseException:
+            sandbox.down()
+            raise
+        return sandbox
+
+    @classmethod
+    def load(cls, state_dir: Path) -> Sandbox:
+        path = state_dir / STATE_FILE
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise SandboxError(
+                f"no sandbox runs from {state_dir}; start one with 'kubectl userns sandbox up'."
+            ) from None
+        return cls(state_dir.resolve(), data)
+
+    def save(self) -> None:
+        self.data["nodes"] = {n: s.to_json() for n, s in self.nodes.items()}
+        self.data["pods"] = {k: p.to_json() for k, p in self.pods.items()}
+        tmp = self.state_dir / f".{STATE_FILE}.tmp"
+        tmp.write_text(json.dumps(self.data, indent=1))
+        os.replace(tmp, self.state_dir / STATE_FILE)
+
+    def down(self) -> None:
+        """Kill every process, remove every cgroup and file the sandbox made. Idempotent."""
+        for node in self.nodes.values():
+            kill_node(node)
+        api = self.data.get("api")
+        if api:
+            stop_apiserver(int(api["pid"]))
+        for node in self.nodes.values():
+            _wait_gone(node.init_pid)
+        for root in self.data.get("cgroup_roots", []):
+            _remove_cgroup_tree(Path(root))
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    # --- environment ------------------------------------------------------------------------
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.state_dir / "kubeconfig"
+
+    @property
+    def ssh_config(self) -> Path:
+        return self.state_dir / "ssh" / "ssh_config"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.state_dir / "ssh" / "known_hosts"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "KUBECONFIG": str(self.kubeconfig),
+            "KUBECTL_USERNS_SSH_CONFIG": str(self.ssh_config),
+        }
+
+    def exports(self) -> str:
+        from shlex import quote
+
+        return "".join(f"export {k}={quote(v)}\n" for k, v in self.env().items())
+
+    def _write_ssh_files(self) -> None:
+        key = self.state_dir / "ssh" / "id_ed25519"
+        blocks, known = [], []
+        for node in self.nodes.values():
+            blocks.append(
+                f"Host {node.name} {node.address}\n"
+                f"  HostName {node.address}\n  Port {node.port}\n  User root\n"
+                f"  IdentityFile {key}\n  IdentitiesOnly yes\n"
+                f"  UserKnownHostsFile {self.known_hosts}\n  StrictHostKeyChecking yes\n"
+            )
+            known.append(f"[{node.address}]:{node.port} {node.host_key_pub}\n")
+        self.ssh_config.write_text("\n".join(blocks))
+        self.known_hosts.write_text("".join(known))
+
+    # --- nodes ------------------------------------------------------------------------------
+
+    def add_node(
+        self,
+        name: str,
+        *,
+        cgroup_driver: str = "systemd",
+        cgroup_mode: str = "v2",
+        subuid: str | None = DEFAULT_POOL,
+        subgid: str | None = DEFAULT_POOL,
+        kubelet_user: bool = True,
+        getsubids: bool = True,
+        max_user_namespaces: int | None = None,
+        kubelet_version: str = "v1.33.1",
+        container_runtime_version: str = "cri-o://1.33.0",
+        runtime_handlers_userns: bool | None = True,
+        kernel_version: str | None = None,
+        configz: dict[str, Any] | None = None,
+        sshd_log_level: str = "VERBOSE",
+    ) -> NodeState:
+        """Start a node; ``configz`` is the kubelet config served for it (None: none served)."""
+        if name in self.nodes:
+            raise SandboxError(f"node {name} already exists in the sandbox.")
+        index = len(self.nodes) + 1
+        address = f"{self.data['address_prefix']}.{index}"
+        node_dir = self.state_dir / "nodes" / name
+        roots = [f"{self.data['cgroup_roots'][0]}/{name}"]
+        if cgroup_mode == "hybrid":
+            roots.append(f"{self.data['cgroup_roots'][1]}/{name}")
+        port = free_port(address)
+        pub = (self.state_dir / "ssh" / "id_ed25519.pub").read_text()
+        host_key = prepare_node_dir(
+            node_dir,
+            name=name,
+            address=address,
+            port=port,
+            authorized_key=pub,
+            subuid=subuid,
+            subgid=subgid,
+            kubelet_user=kubelet_user,
+            getsubids=getsubids,
+            max_user_namespaces=max_user_namespaces,
+            sshd_log_level=sshd_log_level,
+        )
+        state = NodeState(
+            name=name,
+            dir=str(node_dir),
+            address=address,
+            port=port,
+            cgroup_driver=cgroup_driver,
+            cgroup_mode=cgroup_mode,
+            cgroup_dirs=roots,
+            host_key_pub=host_key,
+            subuid=subuid,
+        )
+        self.nodes[name] = state
+        self.save()
+        start_node(state)
+        self.save()
+        self._write_ssh_files()
+        self.store.put(
+            "nodes",
+            make_node(
+                name,
+                address,
+                kubelet_version=kubelet_version,
+                container_runtime_version=container_runtime_version,
+                runtime_handlers_userns=runtime_handlers_userns,
+                kernel_version=kernel_version,
+            ),
+        )
+        if configz is None:
+            configz = kubelet_config(cgroup_driver=cgroup_driver)
+        if configz:
+            self.store.put_configz(name, configz)
+        return state
+
+    def stop_sshd(self, node: str) -> None:
+        _stop_sshd(self.nodes[node])
+
+    def start_sshd(self, node: str) -> None:
+        _start_sshd(self.nodes[node])
+
+    # --- pods -------------------------------------------------------------------------------
+
+    def _free_slot(self, node: NodeState, length: int) -> int:
+        pools = parse_subid_file(node.subuid or DEFAULT_POOL)
+        pool = pools[0] if pools else parse_subid_file(DEFAULT_POOL)[0]
+        used = {
+            p.host_id for p in self.pods.values() if p.node == node.name and p.host_id is not None
+        }
+        first = -(-pool.start // length) * length
+        slots = [s for s in range(first, pool.end - length + 1, length) if s not in used]
+        if not slots:
+            raise SandboxError(f"node {node.name} has no free ID slot left.")
+        return random.choice(slots)
+
+    def add_pod(
+        self,
+        name: str,
+        *,
+        node: str,
+        namespace: str = "default",
+        uid: str | None = None,
+        host_users: bool | None = False,
+        qos_class: str = "BestEffort",
+        containers: int | list[str] = 1,
+        processes: int = 1,
+        host_id: int | None = None,
+        length: int = 65536,
+        runtime: str = "crio",
+        image: str = "debian",
+        kubelet_record_host_id: int | None = None,
+        record: bool = True,
+        shared_userns: bool = True,
+        host_root_process: bool = False,
+        churn: bool = False,
+        phase: str = "Running",
+        labels: dict[str, str] | None = None,
+    ) -> PodState:
+        """Start a pod's containers on ``node`` and publish the Pod object."""
+        state_node = self.nodes[node]
+        uid = uid or str(uuid.uuid4())
+        names = (
+            containers
+            if isinstance(containers, list)
+            else (["shell"] if containers == 1 else [f"c{i}" for i in range(containers)])
+        )
+        isolated = host_users is False
+        if isolated and host_id is None:
+            host_id = self._free_slot(state_node, length)
+        pod_dir = pod_cgroup(uid, qos_class, state_node.cgroup_driver)
+        pod = PodState(
+            name=name,
+            namespace=namespace,
+            uid=uid,
+            node=node,
+            host_users=host_users,
+            qos_class=qos_class,
+            runtime=runtime,
+            host_id=host_id if isolated else None,
+            length=length,
+            pod_cgroup=pod_dir,
+        )
+        self.pods[f"{namespace}/{name}"] = pod
+        self.save()
+        prefix = "cri-o://" if runtime == "crio" else "containerd://"
+        statuses = []
+        if phase == "Running":
+            holder: int | None = None
+            for index, cname in enumerate(names):
+                cid = new_container_id()
+                cgroup = container_cgroup(pod_dir, cid, runtime, state_node.cgroup_driver)
+                container = ContainerState(cname, cid, cgroup)
+                if runtime == "crio":
+                    container.conmon_pid = spawn(
+                        state_node,
+                        ["sleep", "infinity"],
+                        cgroup=conmon_cgroup(pod_dir, cid, state_node.cgroup_driver),
+                        exec_name="conmon",
+                    )
+                argv = processes_command(processes, churn and index == len(names) - 1)
+                if not isolated:
+                    pid = spawn(state_node, argv, cgroup=cgroup)
+                elif holder is None or not shared_userns:
+                    assert host_id is not None
+                    slot = host_id if holder is None else self._free_slot(state_node, length)
+                    pid = spawn(state_node, argv, cgroup=cgroup, new_userns_map=(slot, length))
+                    holder = holder or pid
+                else:
+                    pid = spawn(state_node, argv, cgroup=cgroup, join_userns_of=holder)
+                container.pids.append(pid)
+                pod.containers.append(container)
+                statuses.append((cname, image, prefix + cid))
+                self.save()
+            if host_root_process and pod.containers:
+                pid = spawn(state_node, ["sleep", "infinity"], cgroup=pod.containers[0].cgroup)
+                pod.extra_pids.append(pid)
+            if isolated and record:
+                assert host_id is not None
+                write_kubelet_record(state_node, uid, kubelet_record_host_id or host_id, length)
+        self.save()
+        self.store.put(
+            "pods",
+            make_pod(
+                name,
+                namespace,
+                uid=uid,
+                node_name=node if phase == "Running" else "",
+                host_ip=state_node.address,
+                containers=statuses or [(c, image, "") for c in names],
+                host_users=host_users,
+                qos_class=qos_class,
+                phase=phase,
+                labels=labels,
+            ),
+        )
+        return pod
+
+    def pod(self, name: str, namespace: str = "default") -> PodState:
+        return self.pods[f"{namespace}/{name}"]
+
+
+def _wait_gone(pid: int, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while pid and Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        stat = Path(f"/proc/{pid}/stat")
+        try:
+            if stat.read_text().split(")")[-1].split()[0] == "Z":
+                return  # a zombie holds no namespace and no cgroup
+        except OSError:
+            return
+        time.sleep(0.005)
+
+
+def _remove_cgroup_tree(root: Path) -> None:
+    """Remove a cgroup directory tree bottom-up, killing stragglers first."""
+    if not root.is_dir():
+        return
+    dirs = sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
+    for path in [*dirs, root]:
+        for _ in range(500):
+            try:
+                path.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                try:
+                    for pid in (path / "cgroup.procs").read_text().split():
+                        with contextlib.suppress(ProcessLookupError, ValueError):
+                            os.kill(int(pid), signal.SIGKILL)
+                except OSError:
+                    pass
+                time.sleep(0.01)
+
+
+def default_sandbox(state_dir: Path) -> Sandbox:
+    """The sandbox of ``kubectl userns sandbox up``: wk1, wk2 and three pods."""
+    sandbox = Sandbox.create(state_dir)
+    try:
+        sandbox.add_node("wk1")
+        sandbox.add_node("wk2")
+        sandbox.add_pod(
+            "testpod", node="wk2", uid=TESTPOD_UID, host_id=4980736, containers=["shell"]
+        )
+        sandbox.add_pod("hostpod", node="wk1", host_users=True, containers=["shell"])
+        sandbox.add_pod("web", node="wk1", qos_class="Burstable", containers=["nginx", "sidecar"])
+    except BaseException:
+        sandbox.down()
+        raise
+    return sandbox

@@ -1,0 +1,267 @@
+"""Sandbox nodes: fresh mount, PID, cgroup, UTS and IPC namespaces with a real sshd inside.
+
+A node's PID 1 is ``sleep infinity`` in its own PID namespace; killing it kills everything in
+the node. Inside, paths are where a real node has them: cgroup2 at /sys/fs/cgroup (or hybrid
+v1/v2 like this host), /etc and /var/lib as node-private overlays of the host's (so the host's
+files never change), /var/lib/kubelet on the host's filesystem, a private /run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SSHD = "/usr/sbin/sshd"
+CGROUP2_HOST = "/sys/fs/cgroup/unified"
+SYSTEMD_V1_HOST = "/sys/fs/cgroup/systemd"
+
+# PID 1 of a node: set up the node's mounts, start sshd, then wait forever.
+NODE_INIT = r"""
+set -eu
+node=$1 name=$2 mode=$3
+hostname "$name"
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=$node/etc.upper,workdir=$node/etc.work" /etc
+mount -t overlay overlay \
+  -o "lowerdir=/var/lib,upperdir=$node/varlib.upper,workdir=$node/varlib.work" /var/lib
+mount --bind "$node/kubelet" /var/lib/kubelet
+mount -t tmpfs -o mode=755 tmpfs /run
+mkdir -m 755 /run/sshd
+if [ "$mode" = hybrid ]; then
+  mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup
+  mkdir /sys/fs/cgroup/unified /sys/fs/cgroup/systemd
+  mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified
+  mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd
+else
+  mount -t cgroup2 cgroup2 /sys/fs/cgroup
+fi
+if [ -f "$node/max_user_namespaces" ]; then
+  mount --bind "$node/max_user_namespaces" /proc/sys/user/max_user_namespaces
+fi
+if [ -f "$node/no-getsubids" ] && [ -e /usr/bin/getsubids ]; then
+  mount --bind "$node/no-getsubids" /usr/bin/getsubids
+fi
+/usr/sbin/sshd -f "$node/sshd_config" -E "$node/sshd.log"
+exec sleep infinity
+"""
+
+
+@dataclass
+class NodeState:
+    """What the sandbox knows of one node (saved in the state file)."""
+
+    name: str
+    dir: str
+    address: str
+    port: int
+    cgroup_driver: str
+    cgroup_mode: str
+    cgroup_dirs: list[str]  # host paths of the node's cgroup roots (v2 first)
+    init_pid: int = 0
+    unshare_pid: int = 0
+    host_key_pub: str = ""
+    subuid: str | None = "kubelet:65536:7208960\n"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cgroup2(self) -> Path:
+        return Path(self.cgroup_dirs[0])
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def free_port(address: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((address, 0))
+        return int(sock.getsockname()[1])
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def wait_child(pid: int, timeout: float = 5.0) -> int:
+    """The first child of ``pid`` (nsenter and unshare --fork start one)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        kids = _children(pid)
+        if kids:
+            return kids[0]
+        if time.monotonic() > deadline or not Path(f"/proc/{pid}").exists():
+            raise RuntimeError(f"process {pid} started no child")
+        time.sleep(0.002)
+
+
+def _etc_file(upper: Path, name: str, text: str | None) -> None:
+    path = upper / name
+    if path.exists() or path.is_symlink():
+        path.unlink()
+    if text is None:
+        os.mknod(path, 0o600 | 0o020000, os.makedev(0, 0))  # overlayfs whiteout: file absent
+    else:
+        path.write_text(text)
+
+
+def prepare_node_dir(
+    node_dir: Path,
+    *,
+    name: str,
+    address: str,
+    port: int,
+    authorized_key: str,
+    subuid: str | None,
+    subgid: str | None,
+    kubelet_user: bool,
+    getsubids: bool,
+    max_user_namespaces: int | None,
+    sshd_log_level: str,
+) -> str:
+    """Write the node's private files; returns the host key's public line."""
+    for sub in ("etc.upper", "etc.work", "varlib.upper/kubelet", "varlib.work", "kubelet/pods"):
+        (node_dir / sub).mkdir(parents=True, exist_ok=True)
+    upper = node_dir / "etc.upper"
+    passwd = Path("/etc/passwd").read_text()
+    group = Path("/etc/group").read_text()
+    shadow = Path("/etc/shadow").read_text()
+    if kubelet_user and "\nkubelet:" not in "\n" + passwd:
+        passwd += "kubelet:x:996:996:Kubernetes kubelet:/var/lib/kubelet:/usr/sbin/nologin\n"
+        group += "kubelet:x:996:\n"
+        shadow += "kubelet:!:19000::::::\n"
+    _etc_file(upper, "passwd", passwd)
+    _etc_file(upper, "group", group)
+    _etc_file(upper, "shadow", shadow)
+    (upper / "shadow").chmod(0o640)
+    _etc_file(upper, "subuid", subuid)
+    _etc_file(upper, "subgid", subgid)
+    _etc_file(upper, "hostname", f"{name}\n")
+    if max_user_namespaces is not None:
+        (node_dir / "max_user_namespaces").write_text(f"{max_user_namespaces}\n")
+    if not getsubids:
+        (node_dir / "no-getsubids").write_text("")
+        (node_dir / "no-getsubids").chmod(0o644)
+    key = node_dir / "ssh_host_ed25519_key"
+    if not key.exists():
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)],
+            check=True,
+        )
+    (node_dir / "authorized_keys").write_text(authorized_key)
+    (node_dir / "sshd_config").write_text(
+        f"ListenAddress {address}:{port}\n"
+        f"HostKey {key}\n"
+        f"AuthorizedKeysFile {node_dir / 'authorized_keys'}\n"
+        "PidFile /run/sshd.pid\n"
+        "PermitRootLogin prohibit-password\n"
+        "PasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\n"
+        "UsePAM no\n"
+        "StrictModes no\n"
+        "X11Forwarding no\n"
+        "MaxStartups 100:30:200\n"
+        f"LogLevel {sshd_log_level}\n"
+    )
+    return " ".join((node_dir / "ssh_host_ed25519_key.pub").read_text().split()[:2])
+
+
+def start_node(state: NodeState) -> None:
+    """Create the node's cgroups and namespaces and start its init (and sshd)."""
+    for cg in state.cgroup_dirs:
+        Path(cg).mkdir(parents=True, exist_ok=True)
+    moves = "; ".join(f"echo $$ > {shlex.quote(cg)}/cgroup.procs" for cg in state.cgroup_dirs)
+    unshare = [
+        "unshare",
+        "--mount",
+        "--uts",
+        "--ipc",
+        "--pid",
+        "--cgroup",
+        "--fork",
+        "--mount-proc",
+        "--propagation",
+        "private",
+        "--kill-child=SIGKILL",
+        "sh",
+        "-c",
+        NODE_INIT,
+        "node-init",
+        state.dir,
+        state.name,
+        state.cgroup_mode,
+    ]
+    with open(Path(state.dir) / "init.log", "ab") as log:
+        proc = subprocess.Popen(
+            ["sh", "-c", f"{moves}; exec {shlex.join(unshare)}"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    state.unshare_pid = proc.pid
+    state.init_pid = wait_child(proc.pid)
+    wait_for_sshd(state)
+
+
+def wait_for_sshd(state: NodeState, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((state.address, state.port), timeout=0.2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or not Path(f"/proc/{state.init_pid}").exists():
+                log = (Path(state.dir) / "init.log").read_text(errors="replace")
+                sshd_log = Path(state.dir) / "sshd.log"
+                if sshd_log.exists():
+                    log += sshd_log.read_text(errors="replace")
+                raise RuntimeError(f"node {state.name} did not start: {log[-2000:]}") from None
+            time.sleep(0.005)
+
+
+def node_exec(state: NodeState, argv: list[str], *, check: bool = True) -> str:
+    """Run a command inside the node's namespaces (in the node's cgroup) and return stdout."""
+    enter = ["nsenter", "-t", str(state.init_pid), "-m", "-p", "-u", "-i", "-C", "--", *argv]
+    moves = "; ".join(f"echo $$ > {shlex.quote(cg)}/cgroup.procs" for cg in state.cgroup_dirs)
+    done = subprocess.run(
+        ["sh", "-c", f"{moves}; exec {shlex.join(enter)}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check and done.returncode != 0:
+        raise RuntimeError(f"{argv} on node {state.name} failed: {done.stderr}")
+    return done.stdout
+
+
+def stop_sshd(state: NodeState) -> None:
+    node_exec(state, ["sh", "-c", 'kill "$(cat /run/sshd.pid)"; rm -f /run/sshd.pid'])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((state.address, state.port), timeout=0.2).close()
+        except OSError:
+            return
+        time.sleep(0.01)
+
+
+def start_sshd(state: NodeState) -> None:
+    node_exec(state, [SSHD, "-f", f"{state.dir}/sshd_config", "-E", f"{state.dir}/sshd.log"])
+    wait_for_sshd(state)
+
+
+def kill_node(state: NodeState) -> None:
+    for pid in (state.init_pid, state.unshare_pid):
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

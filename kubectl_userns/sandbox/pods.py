@@ -1,0 +1,190 @@
+"""Sandbox pods: real processes in a node, in one shared user namespace, in kubelet-named cgroups.
+
+A ``hostUsers: false`` pod's first container creates the pod's user namespace; the sandbox (root
+in the parent namespace, like the runtime) writes ``0 <hostId> <length>`` to its uid_map and
+gid_map, then the process becomes root inside (host UID = hostId). Further containers join that
+namespace. Each process is moved into the cgroup the kubelet and the runtime would give it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shlex
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubectl_userns.sandbox.node import NodeState, wait_child
+
+QOS_CLASSES = ("BestEffort", "Burstable", "Guaranteed")
+
+# waits for the go-ahead on stdin (the maps are written by then), then becomes root inside
+_BECOME_ROOT = 'read -r go; exec setpriv --reuid=0 --regid=0 --clear-groups -- "$@"'
+
+
+@dataclass
+class ContainerState:
+    name: str
+    id: str
+    cgroup: str  # path relative to the node's cgroup root, as the node sees it
+    pids: list[int] = field(default_factory=list)  # host PIDs
+    conmon_pid: int = 0
+
+
+@dataclass
+class PodState:
+    name: str
+    namespace: str
+    uid: str
+    node: str
+    host_users: bool | None
+    qos_class: str
+    runtime: str
+    host_id: int | None
+    length: int
+    pod_cgroup: str
+    containers: list[ContainerState] = field(default_factory=list)
+    extra_pids: list[int] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def pod_cgroup(uid: str, qos_class: str, driver: str) -> str:
+    """The pod's cgroup directory relative to the cgroup root, as the kubelet names it."""
+    qos = qos_class.lower()
+    if driver == "systemd":
+        escaped = uid.replace("-", "_")
+        if qos_class == "Guaranteed":
+            return f"kubepods.slice/kubepods-pod{escaped}.slice"
+        return f"kubepods.slice/kubepods-{qos}.slice/kubepods-{qos}-pod{escaped}.slice"
+    if qos_class == "Guaranteed":
+        return f"kubepods/pod{uid}"
+    return f"kubepods/{qos}/pod{uid}"
+
+
+def container_cgroup(pod_dir: str, container_id: str, runtime: str, driver: str) -> str:
+    """Where the runtime puts the container's processes (CRI-O + crun: one level deeper)."""
+    if runtime == "crio":
+        if driver == "systemd":
+            return f"{pod_dir}/crio-{container_id}.scope/container"
+        return f"{pod_dir}/crio-{container_id}"
+    if driver == "systemd":
+        return f"{pod_dir}/cri-containerd-{container_id}.scope"
+    return f"{pod_dir}/{container_id}"
+
+
+def conmon_cgroup(pod_dir: str, container_id: str, driver: str) -> str:
+    if driver == "systemd":
+        return f"{pod_dir}/crio-conmon-{container_id}.scope"
+    return f"{pod_dir}/crio-conmon-{container_id}"
+
+
+def new_container_id() -> str:
+    return secrets.token_hex(32)
+
+
+def _move(node: NodeState, rel: str, pid: int) -> None:
+    for root in node.cgroup_dirs:
+        path = Path(root) / rel
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "cgroup.procs").write_text(f"{pid}\n")
+
+
+def spawn(
+    node: NodeState,
+    argv: list[str],
+    *,
+    cgroup: str,
+    new_userns_map: tuple[int, int] | None = None,
+    join_userns_of: int | None = None,
+    exec_name: str | None = None,
+) -> int:
+    """Start ``argv`` in the node; returns its host PID once it sits in ``cgroup``.
+
+    ``new_userns_map=(host_id, length)`` puts it in a new user namespace with that mapping;
+    ``join_userns_of=PID`` joins that process's user namespace as root inside.
+    """
+    enter = ["nsenter", "-t", str(node.init_pid), "-m", "-p", "-u", "-i", "-C"]
+    if join_userns_of is not None:
+        enter.append(f"--user=/proc/{join_userns_of}/ns/user")
+    command = list(argv)
+    if exec_name is not None:  # run under another comm name, as `exec -a` would
+        link = Path(node.dir) / "bin" / exec_name
+        link.parent.mkdir(exist_ok=True)
+        if not link.exists():
+            link.symlink_to(command[0] if command[0].startswith("/") else f"/bin/{command[0]}")
+        command[0] = str(link)
+    if new_userns_map is not None:
+        command = [
+            "unshare",
+            "--user",
+            "--keep-caps",
+            "--",
+            "sh",
+            "-c",
+            _BECOME_ROOT,
+            "sh",
+            *command,
+        ]
+    moves = "; ".join(f"echo $$ > {shlex.quote(cg)}/cgroup.procs" for cg in node.cgroup_dirs)
+    proc = subprocess.Popen(
+        ["sh", "-c", f"{moves}; exec {shlex.join([*enter, '--', *command])}"],
+        stdin=subprocess.PIPE if new_userns_map else subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    pid = wait_child(proc.pid)
+    _move(node, cgroup, pid)
+    if new_userns_map is not None:
+        host_id, length = new_userns_map
+        own = os.readlink("/proc/self/ns/user")
+        deadline = time.monotonic() + 5
+        while os.readlink(f"/proc/{pid}/ns/user") == own:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the container never entered its user namespace")
+            time.sleep(0.001)
+        for name in ("uid_map", "gid_map"):
+            Path(f"/proc/{pid}/{name}").write_text(f"0 {host_id} {length}\n")
+        assert proc.stdin is not None
+        proc.stdin.write(b"go\n")
+        proc.stdin.close()
+        deadline = time.monotonic() + 5
+        while _status_uid(pid) != host_id:  # until setpriv has made it root inside
+            if time.monotonic() > deadline:
+                raise RuntimeError("the container never became root in its user namespace")
+            time.sleep(0.001)
+    return pid
+
+
+def _status_uid(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def write_kubelet_record(node: NodeState, uid: str, host_id: int, length: int) -> None:
+    mapping = [{"hostId": host_id, "containerId": 0, "length": length}]
+    record = Path(node.dir) / "kubelet" / "pods" / uid / "userns"
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"uidMappings": mapping, "gidMappings": mapping}))
+
+
+def processes_command(processes: int, churn: bool) -> list[str]:
+    """A container's main process: ``sleep infinity``, or a shell with children."""
+    if churn:
+        # keeps starting short-lived children, so a probe sees PIDs vanish while it reads
+        return ["sh", "-c", "while :; do sleep 0.02 & wait; done"]
+    if processes <= 1:
+        return ["sleep", "infinity"]
+    children = " ".join(["sleep infinity &"] * (processes - 1))
+    return ["sh", "-c", f"{children} exec sleep infinity"]

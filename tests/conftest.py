@@ -1,0 +1,81 @@
+"""Shared fixtures: the sandbox cluster (real namespaces, cgroups, sshd; emulated API).
+
+``sandbox`` is one default sandbox per test session (per xdist worker); ``make_sandbox`` gives a
+module its own sandbox for nodes and pods it shapes itself. Teardown always runs, and the
+session ends by checking that no sandbox process, cgroup or mount is left.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from kubectl_userns.sandbox.cluster import Sandbox, default_sandbox
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root")
+
+
+def leftovers(marker: str, cgroup_roots: list[str]) -> list[str]:
+    """Processes and mounts on this host that mention ``marker``, and remaining cgroup roots."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if marker in cmdline:
+            found.append(f"process {proc.name}: {cmdline[:120]}")
+    found += [f"cgroup {root}" for root in cgroup_roots if Path(root).exists()]
+    mounts = Path("/proc/self/mountinfo").read_text()
+    found += [f"mount {line}" for line in mounts.splitlines() if marker in line]
+    return found
+
+
+@pytest.fixture(scope="session")
+def sandbox_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("sandboxes")
+
+
+@pytest.fixture(scope="session")
+def sandbox(sandbox_root: Path) -> Iterator[Sandbox]:
+    if os.geteuid() != 0:
+        pytest.skip("the sandbox needs root")
+    cluster = default_sandbox(sandbox_root / "default")
+    try:
+        yield cluster
+    finally:
+        cluster.down()
+        left = leftovers(str(cluster.state_dir), cluster.data["cgroup_roots"])
+        assert not left, f"the sandbox left things behind: {left}"
+
+
+@pytest.fixture(scope="module")
+def make_sandbox(
+    sandbox_root: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[[], Sandbox]]:
+    """A factory for sandboxes of the calling module; all are taken down with the module."""
+    if os.geteuid() != 0:
+        pytest.skip("the sandbox needs root")
+    made: list[Sandbox] = []
+
+    def make() -> Sandbox:
+        name = f"{request.module.__name__.rsplit('.', 1)[-1]}-{len(made)}"
+        cluster = Sandbox.create(sandbox_root / name)
+        made.append(cluster)
+        return cluster
+
+    try:
+        yield make
+    finally:
+        for cluster in made:
+            cluster.down()
+
+
+@pytest.fixture
+def sandbox_env(sandbox: Sandbox) -> dict[str, str]:
+    return sandbox.env()
