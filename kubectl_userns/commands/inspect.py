@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from kubectl_userns.errors import ProbeError
+from kubectl_userns.errors import (
+    EXIT_CHECK_FAILED,
+    NotFoundError,
+    PodCgroupNotFoundError,
+    PodNotRunningError,
+    ProbeError,
+)
 from kubectl_userns.options import (
     AddressType,
     ClusterOptions,
@@ -86,5 +92,141 @@ def inspect(
         kubelet_root=kubelet_root,
     )
     cluster = ClusterOptions(kubeconfig, context, namespace, request_timeout)
-    del out, access, cluster, container, pod
-    raise ProbeError("inspect is not implemented yet.")
+    report = run_inspect(pod, container, cluster, access)
+    typer.echo(render_report(report, out), nl=False)
+    raise typer.Exit(EXIT_CHECK_FAILED if report["summary"]["failed"] else 0)
+
+
+def run_inspect(
+    pod_name: str, container: str | None, cluster: ClusterOptions, access: NodeAccessOptions
+) -> dict[str, Any]:
+    """Read the pod, probe its node once, and judge what the probe saw."""
+    import threading
+
+    from kubectl_userns.inspection import DEFAULT_IDS_PER_POD, build_report, pod_facts
+    from kubectl_userns.kubeapi import KubeClient
+    from kubectl_userns.nodeaccess import SSHRunner, node_address, open_runner
+    from kubectl_userns.probe import load_script
+    from kubectl_userns.probe.pod_dump import parse_pod_dump
+
+    client = KubeClient.from_options(cluster)
+    pod = client.get_pod(pod_name)
+    facts = pod_facts(pod)
+    phase = (pod.get("status") or {}).get("phase", "Unknown")
+    where = f'pod "{facts.name}" in namespace "{facts.namespace}"'
+    if not facts.node:
+        raise PodNotRunningError(
+            f"{where} is not scheduled to a node yet (phase {phase}); inspect it once it runs."
+        )
+    if phase != "Running":
+        raise PodNotRunningError(
+            f"{where} is {phase}, so it has no processes to inspect; inspect a running pod."
+        )
+    names = sorted(set(facts.containers.values()))
+    if container is not None and container not in names:
+        raise NotFoundError(
+            f'container "{container}" is not in {where} (containers: {", ".join(names)}).'
+        )
+    address = None
+    if not access.local and not access.ssh_host:
+        if access.ssh_address_type is AddressType.InternalIP:
+            address = (pod.get("status") or {}).get("hostIP")
+        if not address:
+            address = node_address(client.get_node(facts.node), access.ssh_address_type)
+    runner = open_runner(facts.node, address, access)
+    # open the SSH connection while the API answers the configz request
+    failure: list[BaseException] = []
+
+    def connect() -> None:
+        try:
+            if isinstance(runner, SSHRunner):
+                runner.connect()
+        except BaseException as exc:  # re-raised in the main thread below
+            failure.append(exc)
+
+    connecting = threading.Thread(target=connect, daemon=True)
+    connecting.start()
+    try:
+        config, _why = client.get_configz(facts.node)
+        ids = ((config or {}).get("userNamespaces") or {}).get("idsPerPod")
+        ids_per_pod = int(ids) if isinstance(ids, int) and ids > 0 else DEFAULT_IDS_PER_POD
+        source = "kubelet configz" if ids_per_pod == ids else "default"
+        connecting.join()
+        if failure:
+            raise failure[0]
+        output = runner.run(load_script("inspect"), [access.kubelet_root, facts.uid])
+    finally:
+        runner.close()
+    if output.exit_status != 0:
+        raise ProbeError(
+            f"the probe failed on node {facts.node} (exit {output.exit_status}: "
+            f"{output.stderr.strip()[:200] or 'no message'}); check that the node has a POSIX sh."
+        )
+    dump = parse_pod_dump(output.stdout, facts.uid, facts.node)
+    if dump.pod_dir is None:
+        raise PodCgroupNotFoundError(
+            f"the cgroup of {where} was not found on node {facts.node} (tried "
+            f"{', '.join(dump.tried) or 'no cgroup mount'}); is this the pod's node, and does "
+            "the kubelet use the systemd or cgroupfs driver?"
+        )
+    if not any(p for p in dump.processes):
+        raise PodCgroupNotFoundError(
+            f"the cgroup {dump.pod_dir} of {where} holds no processes on node {facts.node}; "
+            "the pod may be restarting - try again."
+        )
+    return build_report(
+        facts, dump, ids_per_pod=ids_per_pod, ids_source=source, container=container
+    )
+
+
+def render_report(report: dict[str, Any], out: OutputOptions) -> str:
+    """Table (processes, then checks, then one summary line), or the report as data."""
+    from kubectl_userns.inspection import summary_line
+    from kubectl_userns.render import render_data, render_table
+
+    if out.format in (OutputFormat.json, OutputFormat.yaml):
+        return render_data(report, out.format.value)
+    wide = out.format is OutputFormat.wide
+    headers = ["CONTAINER", "PID", "USER", "UID-IN-POD", "USERNS", "UID_MAP", "GID_MAP", "COMMAND"]
+    if wide:
+        headers[-1:-1] = ["CGROUP", "CONTAINER-ID"]
+    rows = []
+    for proc in report["processes"]:
+        label = (
+            proc["container"] if proc["role"] == "app" else f"{proc['container']} ({proc['role']})"
+        )
+        user = (
+            f"{proc['uid']} (HOST ROOT)"
+            if proc["hostRoot"] and proc["role"] == "app"
+            else proc["uid"]
+        )
+        inside = "-" if proc["uidInPod"] is None else proc["uidInPod"]
+        row = [
+            label,
+            proc["pid"],
+            user,
+            inside,
+            proc["userNamespace"],
+            proc["uidMap"],
+            proc["gidMap"],
+            proc["command"],
+        ]
+        if wide:
+            cgroup = proc["cgroup"]
+            pod_dir = report["podCgroup"] or ""
+            if pod_dir and cgroup.startswith(pod_dir):
+                cgroup = "." + cgroup[len(pod_dir) :]
+            row[-1:-1] = [cgroup, proc["containerID"][:13] or "-"]
+        rows.append(row)
+    checks = [[c["id"], c["status"], c["detail"]] for c in report["checks"]]
+    parts = [
+        render_table(headers, rows, no_headers=out.no_headers),
+        "",
+        render_table(["CHECK", "RESULT", "DETAIL"], checks, no_headers=out.no_headers),
+        "",
+    ]
+    if report["vanishedPIDs"]:
+        gone = ", ".join(str(p) for p in report["vanishedPIDs"])
+        parts.insert(1, f"(PIDs {gone} exited while being read; not counted)")
+    parts.append(summary_line(report))
+    return "\n".join(parts) + "\n"

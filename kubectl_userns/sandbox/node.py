@@ -34,6 +34,7 @@ mount -t overlay overlay \
 mount --bind "$node/kubelet" /var/lib/kubelet
 mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -m 755 /run/sshd
+umount -R /sys/fs/cgroup  # the host's cgroup mounts: a node has its own
 if [ "$mode" = hybrid ]; then
   mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup
   mkdir /sys/fs/cgroup/unified /sys/fs/cgroup/systemd
