@@ -9,6 +9,7 @@ a second of start-up and gives nothing a raw JSON read does not.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -48,9 +49,11 @@ class KubeClient:
         from kubernetes import config  # heavy: only on paths that talk to a cluster
         from kubernetes.config.config_exception import ConfigException
 
+        # $KUBECONFIG is read now, not when the kubernetes package was imported
+        path = options.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
         try:
             contexts, active = config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
-                config_file=options.kubeconfig
+                config_file=path
             )
             chosen = active
             if options.context is not None:
@@ -63,7 +66,7 @@ class KubeClient:
                     )
                 chosen = matches[0]
             api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
-                config_file=options.kubeconfig, context=options.context
+                config_file=path, context=options.context
             )
             namespace = options.namespace or (chosen or {}).get("context", {}).get("namespace")
         except ConfigException as exc:
