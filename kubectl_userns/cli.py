@@ -13,7 +13,7 @@ import typer
 
 from kubectl_userns import __version__
 from kubectl_userns.boundary import report_errors
-from kubectl_userns.commands import convert, inspect, new_pod, verify_node
+from kubectl_userns.commands import audit, convert, inspect, new_pod, verify_node
 from kubectl_userns.sandbox.cli import sandbox_app
 
 PROG = "kubectl userns"
@@ -57,6 +57,7 @@ for _name, _module, _function in (
     ("verify-node", verify_node, verify_node.verify_node),
     ("new-pod", new_pod, new_pod.new_pod),
     ("convert", convert, convert.convert),
+    ("audit", audit, audit.audit),
 ):
     # "\b" keeps click from re-wrapping the example lines into one paragraph
     app.command(_name, help=_module.HELP, epilog="\b\n" + _module.EPILOG)(report_errors(_function))

@@ -1,0 +1,303 @@
+"""``kubectl userns audit``: every running pod's isolation; one probe per node, in parallel."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
+
+import typer
+
+from kubectl_userns.errors import UsageError, UsernsError
+from kubectl_userns.options import (
+    AddressType,
+    ClusterOptions,
+    ContextFlag,
+    KubeconfigFlag,
+    KubeletRootFlag,
+    LocalFlag,
+    NamespaceFlag,
+    NodeAccessOptions,
+    NoHeadersFlag,
+    OutputFlag,
+    OutputFormat,
+    OutputOptions,
+    RequestTimeoutFlag,
+    SshAcceptNewFlag,
+    SshAddressTypeFlag,
+    SshConfigFlag,
+    SshHostFlag,
+    SshKeyFlag,
+    SshPortFlag,
+    SshTimeoutFlag,
+    SshUserFlag,
+)
+
+HELP = """Audit the user-namespace isolation of every running pod, node by node.
+
+Lists the pods from the API, groups them by node and probes each node once (one read-only
+script for all its pods), nodes in parallel. One row per pod: HOSTUSERS from the spec, the
+host ID range of its user namespace (or 'host'), how many of its processes run as UID 0 on
+the host, and the verdict: ISOLATED, NOT ISOLATED, HOST USERNS or UNKNOWN (with the reason).
+Then the findings across pods: overlapping ID ranges on a node, hostUsers: false pods that are
+not isolated, host-root pods without a user namespace (candidates for hostUsers: false, except
+those that need hostNetwork, hostPID or hostIPC), and unreachable nodes. A node that cannot be
+reached does not stop the others. Exit 0 when all is well, 1 when a finding fails (overlap, not
+isolated, host-root candidate), 3 when nothing failed but something could not be checked."""
+
+EPILOG = """Examples:
+  kubectl userns audit -A
+  kubectl userns audit -n shop -l app=web
+  kubectl userns audit -A --node wk1 --node wk2 -o wide
+  kubectl userns audit -A -o json --parallel 32"""
+
+ProgressFn = Callable[[int, int], None]
+
+
+def audit(
+    all_namespaces: Annotated[
+        bool,
+        typer.Option(
+            "--all-namespaces", "-A", help="Audit the pods of every namespace.", show_default=False
+        ),
+    ] = False,
+    selector: Annotated[
+        str | None,
+        typer.Option(
+            "--selector",
+            "-l",
+            metavar="SELECTOR",
+            help="Only pods matching this label selector (e.g. app=web,tier!=db).",
+            show_default=False,
+        ),
+    ] = None,
+    nodes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--node",
+            metavar="NODE",
+            help="Only pods on this node (repeat for several).",
+            show_default=False,
+        ),
+    ] = None,
+    parallel: Annotated[
+        int,
+        typer.Option(
+            "--parallel", metavar="N", help="How many nodes to probe at the same time.", min=1
+        ),
+    ] = 16,
+    output: OutputFlag = OutputFormat.table,
+    no_headers: NoHeadersFlag = False,
+    namespace: NamespaceFlag = None,
+    kubeconfig: KubeconfigFlag = None,
+    context: ContextFlag = None,
+    request_timeout: RequestTimeoutFlag = 30.0,
+    local: LocalFlag = False,
+    ssh_user: SshUserFlag = None,
+    ssh_key: SshKeyFlag = None,
+    ssh_port: SshPortFlag = None,
+    ssh_host: SshHostFlag = None,
+    ssh_address_type: SshAddressTypeFlag = AddressType.InternalIP,
+    ssh_config: SshConfigFlag = None,
+    ssh_accept_new: SshAcceptNewFlag = False,
+    ssh_timeout: SshTimeoutFlag = 10.0,
+    kubelet_root: KubeletRootFlag = "/var/lib/kubelet",
+) -> None:
+    out = OutputOptions.from_flags(output, no_headers)
+    if all_namespaces and namespace is not None:
+        raise UsageError(
+            f"-A/--all-namespaces cannot be used with -n {namespace}: choose one namespace or all."
+        )
+    if local:
+        raise UsageError(
+            "--local cannot be used with audit: --local reads only this machine, and an audit "
+            "probes every node; drop --local (SSH is the default)."
+        )
+    if ssh_host is not None:
+        raise UsageError(
+            "--ssh-host cannot be used with audit: it names one host, and an audit reaches "
+            "every node; give each node a Host entry in the SSH config instead."
+        )
+    access = NodeAccessOptions.from_flags(
+        local=False,
+        ssh_user=ssh_user,
+        ssh_key=ssh_key,
+        ssh_port=ssh_port,
+        ssh_host=None,
+        ssh_address_type=ssh_address_type,
+        ssh_config=ssh_config,
+        ssh_accept_new=ssh_accept_new,
+        ssh_timeout=ssh_timeout,
+        kubelet_root=kubelet_root,
+    )
+    cluster = ClusterOptions(kubeconfig, context, namespace, request_timeout)
+    progress = _terminal_progress if sys.stderr.isatty() else None
+    result = run_audit(
+        cluster,
+        access,
+        all_namespaces=all_namespaces,
+        selector=selector,
+        nodes=tuple(nodes or ()),
+        parallel=parallel,
+        progress=progress,
+    )
+    if not result["pods"] and out.format in (OutputFormat.table, OutputFormat.wide):
+        where = "any namespace" if all_namespaces else "the namespace"
+        typer.echo(f"No running pods found in {where} with these filters.", err=True)
+    else:
+        typer.echo(render_audit(result, out), nl=False)
+    raise typer.Exit(result["summary"]["exitCode"])
+
+
+def _terminal_progress(done: int, total: int) -> None:
+    end = "\r\033[K" if done == total else ""
+    sys.stderr.write(f"\rprobed {done}/{total} nodes{end}")
+    sys.stderr.flush()
+
+
+def run_audit(
+    cluster: ClusterOptions,
+    access: NodeAccessOptions,
+    *,
+    all_namespaces: bool,
+    selector: str | None,
+    nodes: Sequence[str] = (),
+    parallel: int = 16,
+    progress: ProgressFn | None = None,
+    open_node: Callable[[str, str | None], Any] | None = None,
+) -> dict[str, Any]:
+    """List the pods, probe every node once (in parallel) and build the cluster report.
+
+    ``open_node(node, address)`` gives the :class:`~kubectl_userns.nodeaccess.NodeRunner` for a
+    node; the default opens SSH with ``access``.
+    """
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from kubectl_userns.audit import build_audit, group_by_node
+    from kubectl_userns.kubeapi import KubeClient
+    from kubectl_userns.nodeaccess import open_runner
+
+    client = KubeClient.from_options(cluster)
+    pods = client.list_pods(
+        None if all_namespaces else client.namespace,
+        label_selector=selector,
+        field_selector="status.phase=Running",
+    )
+    groups = group_by_node(pods)
+    if nodes:
+        for name in nodes:
+            if name not in groups:
+                client.get_node(name)  # an unknown node is bad input (exit 2)
+        groups = {n: p for n, p in groups.items() if n in set(nodes)}
+
+    def default_open(node: str, address: str | None) -> Any:
+        return open_runner(node, address, access)
+
+    opener = open_node or default_open
+    rows: list[dict[str, Any]] = []
+    errors: dict[str, str] = {}
+    total = len(groups)
+    if progress and total:
+        progress(0, total)
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel, total or 1))) as pool:
+        futures = {
+            pool.submit(_audit_node, client, access, node, members, opener): node
+            for node, members in groups.items()
+        }
+        for done, future in enumerate(as_completed(futures), start=1):
+            node_rows, error = future.result()
+            rows += node_rows
+            if error:
+                errors[futures[future]] = error
+            if progress:
+                progress(done, total)
+    return build_audit(rows, errors)
+
+
+def _audit_node(
+    client: Any,
+    access: NodeAccessOptions,
+    node: str,
+    pods: list[dict[str, Any]],
+    opener: Callable[[str, str | None], Any],
+) -> tuple[list[dict[str, Any]], str]:
+    """Probe one node for all its pods; a failure makes its pods UNKNOWN, never raises."""
+    from kubectl_userns.audit import audit_node, node_error_text, unknown_row
+    from kubectl_userns.inspection import DEFAULT_IDS_PER_POD
+    from kubectl_userns.nodeaccess import node_address
+    from kubectl_userns.probe import load_script
+
+    try:
+        address = None
+        if access.ssh_address_type is AddressType.InternalIP:
+            address = (pods[0].get("status") or {}).get("hostIP")
+        if not address:
+            address = node_address(client.get_node(node), access.ssh_address_type)
+        config, _why = client.get_configz(node)
+        ids = ((config or {}).get("userNamespaces") or {}).get("idsPerPod")
+        ids_per_pod = int(ids) if isinstance(ids, int) and ids > 0 else DEFAULT_IDS_PER_POD
+        source = "kubelet configz" if ids_per_pod == ids else "default"
+        runner = opener(node, address)
+        try:
+            uids = [p["metadata"]["uid"] for p in pods]
+            output = runner.run(load_script("inspect"), [access.kubelet_root, *uids])
+        finally:
+            runner.close()
+        if output.exit_status != 0:
+            why = output.stderr.strip()[:200] or "no message"
+            reason = f"the probe failed on node {node} (exit {output.exit_status}: {why})"
+            return [unknown_row(p, reason) for p in pods], reason
+        rows = audit_node(node, pods, output.stdout, ids_per_pod=ids_per_pod, ids_source=source)
+        return rows, ""
+    except UsernsError as exc:
+        reason = node_error_text(exc)
+        return [unknown_row(p, reason) for p in pods], reason
+
+
+def render_audit(result: dict[str, Any], out: OutputOptions) -> str:
+    """The pod table, the findings table and a summary line; or the report as data."""
+    from kubectl_userns.audit import summary_line as audit_summary
+    from kubectl_userns.audit import verdict_text
+    from kubectl_userns.render import render_data, render_table
+
+    if out.format in (OutputFormat.json, OutputFormat.yaml):
+        return render_data(result, out.format.value)
+    wide = out.format is OutputFormat.wide
+    headers = ["NAMESPACE", "POD", "NODE", "HOSTUSERS", "USERNS", "HOST-ROOT", "VERDICT"]
+    if wide:
+        headers[-1:-1] = ["HOST-NAMESPACES", "FAILED-CHECKS"]
+    rows = []
+    for row in result["pods"]:
+        host_users = "false" if row["hostUsers"] is False else "true"
+        root = "?" if row["hostRootProcesses"] is None else row["hostRootProcesses"]
+        cells = [
+            row["namespace"],
+            row["name"],
+            row["node"],
+            host_users,
+            row["userNamespace"] or "?",
+            root,
+            verdict_text(row),
+        ]
+        if wide:
+            cells[-1:-1] = [
+                ",".join(row["hostNamespaces"]) or "-",
+                ",".join(row["failedChecks"]) or "-",
+            ]
+        rows.append(cells)
+    parts = [render_table(headers, rows, no_headers=out.no_headers), ""]
+    if result["findings"]:
+        findings = [
+            [f["severity"], f["kind"], f["node"], ",".join(f["pods"]) or "-", f["detail"]]
+            for f in result["findings"]
+        ]
+        parts += [
+            render_table(
+                ["RESULT", "FINDING", "NODE", "PODS", "DETAIL"],
+                findings,
+                no_headers=out.no_headers,
+            ),
+            "",
+        ]
+    parts.append(audit_summary(result))
+    return "\n".join(parts) + "\n"
