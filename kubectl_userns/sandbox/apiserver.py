@@ -286,6 +286,9 @@ def status_error(code: int, reason: str, message: str, details: JSON | None = No
 class Handler(BaseHTTPRequestHandler):
     server_version = "kube-apiserver-emulator"
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: without TCP_NODELAY the body waits for the
+    # client's delayed ACK (~40 ms per request)
+    disable_nagle_algorithm = True
     store: ObjectStore
     token: str
 
