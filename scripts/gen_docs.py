@@ -13,7 +13,10 @@ drift (the test suite runs that check).
 from __future__ import annotations
 
 import argparse
+import re
+import shlex
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,22 +62,81 @@ def command_reference() -> str:
     return "".join(parts)
 
 
+BLOCK = re.compile(r"(<!-- generated: (.+?) -->\n)(.*?)(<!-- end generated -->)", re.S)
+
+
+def readme_blocks(text: str) -> list[str]:
+    """The ``kubectl userns`` argument lines of the README's generated blocks."""
+    return [match.group(2) for match in BLOCK.finditer(text)]
+
+
+def fill_readme(text: str, outputs: dict[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        args = match.group(2)
+        body = f"```console\n$ kubectl userns {args}\n{outputs[args]}```\n"
+        return f"{match.group(1)}{body}{match.group(4)}"
+
+    return BLOCK.sub(replace, text)
+
+
+def run_examples(args_list: list[str]) -> dict[str, str]:
+    """Run each example against a fresh default sandbox (needs root, as the sandbox does)."""
+    from kubectl_userns.sandbox.cluster import default_sandbox
+
+    outputs = {}
+    with tempfile.TemporaryDirectory(prefix="kubectl-userns-docs-") as tmp:
+        sandbox = default_sandbox(Path(tmp) / "sandbox")
+        try:
+            for args in args_list:
+                result = CliRunner(env={**sandbox.env(), "COLUMNS": "100"}).invoke(
+                    app, shlex.split(args), prog_name=PROG
+                )
+                outputs[args] = result.stdout
+        finally:
+            sandbox.down()
+    return outputs
+
+
+VOLATILE = [
+    (re.compile(r"user:\[\d+\]"), "user:[N]"),  # namespace inode numbers
+    (re.compile(r"^(\S+(?: \(\w+\))?\s+)\d+", re.M), r"\1PID"),  # the PID column
+    (re.compile(r"PIDs \d+(?:, \d+)*"), "PIDs N"),
+    (re.compile(r" +"), " "),
+]
+
+
+def normalize(text: str) -> str:
+    """Mask what differs between two real runs (PIDs, namespace inodes, column widths)."""
+    for pattern, replacement in VOLATILE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare only; exit 1 on drift")
     args = parser.parse_args()
     target = ROOT / "docs" / "commands.md"
     text = command_reference()
+    readme_path = ROOT / "README.md"
+    readme = readme_path.read_text()
+    new_readme = fill_readme(readme, run_examples(readme_blocks(readme)))
     if args.check:
+        stale = []
         if not target.exists() or target.read_text() != text:
+            stale.append(str(target.relative_to(ROOT)))
+        if normalize(new_readme) != normalize(readme):
+            stale.append("README.md")
+        if stale:
             print(
-                f"{target.relative_to(ROOT)} is out of date: run python scripts/gen_docs.py",
+                f"{', '.join(stale)} out of date: run python scripts/gen_docs.py",
                 file=sys.stderr,
             )
             return 1
         return 0
     target.write_text(text)
-    print(f"wrote {target.relative_to(ROOT)}")
+    readme_path.write_text(new_readme)
+    print(f"wrote {target.relative_to(ROOT)} and README.md")
     return 0
 
 

@@ -448,7 +448,10 @@ def default_sandbox(state_dir: Path) -> Sandbox:
             "testpod", node="wk2", uid=TESTPOD_UID, host_id=4980736, containers=["shell"]
         )
         sandbox.add_pod("hostpod", node="wk1", host_users=True, containers=["shell"])
-        sandbox.add_pod("web", node="wk1", qos_class="Burstable", containers=["nginx", "sidecar"])
+        sandbox.add_pod(
+            "web", node="wk1", qos_class="Burstable", containers=["nginx", "sidecar"],
+            host_id=5177344,
+        )
     except BaseException:
         sandbox.down()
         raise

@@ -33,7 +33,8 @@ mount -t overlay overlay \
   -o "lowerdir=/var/lib,upperdir=$node/varlib.upper,workdir=$node/varlib.work" /var/lib
 mount --bind "$node/kubelet" /var/lib/kubelet
 mount -t tmpfs -o mode=755 tmpfs /run
-mkdir -m 755 /run/sshd
+mkdir -m 755 /run/sshd /run/crio
+ln -s /bin/sleep /run/crio/conmon  # what the sandbox's conmon stand-ins run as
 umount -R /sys/fs/cgroup  # the host's cgroup mounts: a node has its own
 if [ "$mode" = hybrid ]; then
   mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup

@@ -113,12 +113,8 @@ def spawn(
     if join_userns_of is not None:
         enter.append(f"--user=/proc/{join_userns_of}/ns/user")
     command = list(argv)
-    if exec_name is not None:  # run under another comm name, as `exec -a` would
-        link = Path(node.dir) / "bin" / exec_name
-        link.parent.mkdir(exist_ok=True)
-        if not link.exists():
-            link.symlink_to(command[0] if command[0].startswith("/") else f"/bin/{command[0]}")
-        command[0] = str(link)
+    if exec_name is not None:  # a stand-in named like the real program (see NODE_INIT)
+        command[0] = f"/run/crio/{exec_name}"
     if new_userns_map is not None:
         command = [
             "unshare",
