@@ -99,19 +99,40 @@ class KubeClient:
 
     def request(self, path: str, query: dict[str, str] | None = None) -> ApiAnswer:
         """GET ``path`` and return status and JSON body; connection failures raise."""
+        status, raw = self.call("GET", path, query)
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        return ApiAnswer(status, body if isinstance(body, dict) else None)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str] | None = None,
+        *,
+        body: JSON | None = None,
+        accept: str = "application/json",
+    ) -> tuple[int, bytes]:
+        """Send one request and return its status and raw body; connection failures raise."""
         import urllib3
 
         params = [(k, v) for k, v in (query or {}).items() if v]
-        method, url, headers, _body, _post = self._api.param_serialize(
-            "GET",
+        headers_in = {"Accept": accept}
+        if body is not None:
+            headers_in["Content-Type"] = "application/json"
+        method, url, headers, data, _post = self._api.param_serialize(
+            method,
             path,
             query_params=params,
-            header_params={"Accept": "application/json"},
+            header_params=headers_in,
+            body=body,
             auth_settings=["BearerToken"],
         )
         try:
             response = self._api.call_api(
-                method, url, header_params=headers, _request_timeout=self._timeout
+                method, url, header_params=headers, body=data, _request_timeout=self._timeout
             )
             raw = response.read()
         except urllib3.exceptions.MaxRetryError as exc:
@@ -132,11 +153,7 @@ class KubeClient:
                     "server address and certificate authority."
                 ) from None
             raise
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        return ApiAnswer(response.status, body if isinstance(body, dict) else None)
+        return int(response.status), bytes(raw or b"")
 
     def get(self, path: str, what: str, query: dict[str, str] | None = None) -> JSON:
         """GET ``path`` (described as ``what`` in errors) and insist on a 200 JSON object."""

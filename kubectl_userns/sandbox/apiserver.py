@@ -2,8 +2,11 @@
 
 It speaks the real API's JSON shapes for what kubectl-userns and plain kubectl read: version,
 discovery, namespaces, pods and nodes (get, list, label and field selectors, server-side
-tables), the kubelet's /configz through the node proxy, and Status errors. It is not a
-kube-apiserver: there is no admission, no watch and no write path.
+tables), the kubelet's /configz through the node proxy, and Status errors. Pods can be created
+(POST) and deleted (DELETE); a created pod with the ``nodeName`` of a sandbox node is run there
+by a minimal kubelet (:mod:`kubectl_userns.sandbox.kubelet`) and its output is served at
+``pods/NAME/log``. It is not a kube-apiserver: there is no admission, no watch and no other
+write path.
 
 Run: ``python -m kubectl_userns.sandbox.apiserver --store DIR --cert F --key F --token-file F
 --ready-file F``; it writes its URL to the ready file once it listens.
@@ -291,6 +294,7 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     store: ObjectStore
     token: str
+    payload: JSON | None = None
 
     def log_message(self, format: str, *args: Any) -> None:
         sys.stderr.write(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}\n")
@@ -317,17 +321,20 @@ class Handler(BaseHTTPRequestHandler):
         if not self._authorized():
             self._send(401, status_error(401, "Unauthorized", "Unauthorized"))
             return
-        for prefix in self.store.forbidden_prefixes():
-            if path.startswith(prefix):
-                self._send(
-                    403,
-                    status_error(
-                        403,
-                        "Forbidden",
-                        f'{path} is forbidden: User "sandbox-admin" cannot get this resource',
-                    ),
-                )
-                return
+        if self._forbidden(path):
+            return
+        parts = path.split("/")
+        if (
+            len(parts) == 8
+            and parts[1:4] == ["api", "v1", "namespaces"]
+            and parts[5:8:2]
+            == [
+                "pods",
+                "log",
+            ]
+        ):
+            self._send_log(unquote(parts[4]), unquote(parts[6]))
+            return
         try:
             code, body = self.route(path, query)
         except Exception as exc:  # a bug here must show as a 500, like a real server would
@@ -462,7 +469,150 @@ class Handler(BaseHTTPRequestHandler):
         ]
         return _list("PodList", pods)
 
+    def _forbidden(self, path: str) -> bool:
+        """Answer 403 when a line of the store's ``forbidden`` file matches the request.
+
+        A line is a path prefix (every method) or ``METHOD PREFIX`` (that method only).
+        """
+        verbs = {"GET": "get", "POST": "create", "DELETE": "delete"}
+        for line in self.store.forbidden_prefixes():
+            method, _, prefix = line.rpartition(" ")
+            if path.startswith(prefix) and method in ("", self.command):
+                verb = verbs.get(self.command, self.command.lower())
+                self._send(
+                    403,
+                    status_error(
+                        403,
+                        "Forbidden",
+                        f'{path} is forbidden: User "sandbox-admin" cannot {verb} this resource',
+                    ),
+                )
+                return True
+        return False
+
+    def _send_log(self, namespace: str, name: str) -> None:
+        from kubectl_userns.sandbox.kubelet import log_path
+
+        pod = self.store.get("pods", name, namespace)
+        if pod is None:
+            self._send(404, _not_found("pods", name))
+            return
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        path = log_path(self.store, namespace, name)
+        if not statuses or not path.exists():
+            container = ((pod.get("spec") or {}).get("containers") or [{}])[0].get("name", "")
+            self._send(
+                400,
+                status_error(
+                    400,
+                    "BadRequest",
+                    f'container "{container}" in pod "{name}" is waiting to start: '
+                    "ContainerCreating",
+                ),
+            )
+            return
+        self._send(200, path.read_text(errors="replace"), "text/plain")
+
+    def _body(self) -> JSON | None:
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length)) if length else None
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    def _write_target(self) -> list[str] | None:
+        """``[namespace]`` or ``[namespace, name]`` of a pods write request, else None.
+
+        The request body is read first (into ``self.payload``): a body left unread would be
+        taken for the next request on this keep-alive connection.
+        """
+        self.payload = self._body()
+        if not self._authorized():
+            self._send(401, status_error(401, "Unauthorized", "Unauthorized"))
+            return None
+        path = urlsplit(self.path).path.rstrip("/")
+        if self._forbidden(path):
+            return None
+        parts = [unquote(p) for p in path.split("/") if p]
+        if parts[:3] == ["api", "v1", "namespaces"] and len(parts) in (5, 6) and parts[4] == "pods":
+            return [parts[3], *parts[5:]]
+        self._send(
+            405, status_error(405, "MethodNotAllowed", "the server does not allow this method")
+        )
+        return None
+
+    def do_POST(self) -> None:
+        from kubectl_userns.sandbox import kubelet
+
+        target = self._write_target()
+        if target is None:
+            return
+        body = self.payload
+        if len(target) != 1 or body is None or body.get("kind", "Pod") != "Pod":
+            self._send(400, status_error(400, "BadRequest", "the body must be one Pod object"))
+            return
+        namespace = target[0]
+        meta = body.setdefault("metadata", {})
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + os.urandom(3).hex()[:5]
+        name = meta.get("name")
+        if not name:
+            self._send(
+                422,
+                status_error(422, "Invalid", "Pod is invalid: metadata.name: Required value"),
+            )
+            return
+        if meta.get("namespace", namespace) != namespace:
+            self._send(
+                400,
+                status_error(
+                    400,
+                    "BadRequest",
+                    "the namespace of the provided object does not match the namespace sent "
+                    "on the request",
+                ),
+            )
+            return
+        if self.store.get("pods", name, namespace) is not None:
+            self._send(
+                409,
+                status_error(
+                    409,
+                    "AlreadyExists",
+                    f'pods "{name}" already exists',
+                    {"name": name, "kind": "pods"},
+                ),
+            )
+            return
+        meta["namespace"] = namespace
+        meta.pop("uid", None)
+        meta.pop("resourceVersion", None)
+        body.update({"kind": "Pod", "apiVersion": "v1"})
+        body["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+        created = self.store.put("pods", body)
+        kubelet.start(self.store, created)
+        self._send(201, created)
+
+    def do_DELETE(self) -> None:
+        from kubectl_userns.sandbox import kubelet
+
+        target = self._write_target()
+        if target is None:
+            return
+        if len(target) != 2:
+            self._send(
+                405, status_error(405, "MethodNotAllowed", "the server does not allow this method")
+            )
+            return
+        deleted = kubelet.delete(self.store, target[0], target[1])
+        if deleted is None:
+            self._send(404, _not_found("pods", target[1]))
+            return
+        self._send(200, deleted)
+
     def _refuse(self) -> None:
+        self._body()
         if not self._authorized():
             self._send(401, status_error(401, "Unauthorized", "Unauthorized"))
             return
@@ -470,7 +620,7 @@ class Handler(BaseHTTPRequestHandler):
             405, status_error(405, "MethodNotAllowed", "the server does not allow this method")
         )
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = _refuse
+    do_PUT = do_PATCH = _refuse
 
 
 def _list(kind: str, items: list[JSON]) -> JSON:

@@ -1,0 +1,249 @@
+"""A minimal kubelet for the sandbox: runs a pod created through the API emulator on its node.
+
+Only what ``--via pod`` needs: one container whose ``command`` runs inside the node's
+namespaces (the node's mount namespace is its root filesystem, so a ``hostPath`` is the node's
+own path), in a private mount namespace where each ``hostPath`` volume is bind-mounted at its
+``mountPath`` (read-only when the mount says so) and each ``emptyDir`` is a fresh tmpfs; with
+``hostPID: false`` it gets a PID namespace of its own. The process keeps only the capabilities
+its ``securityContext`` adds (all when privileged), with no_new_privs unless escalation is
+allowed. stdout and stderr go to one log, as a container runtime's do; the pod's status moves
+Pending -> Running -> Succeeded/Failed with the container's exit code. ``activeDeadlineSeconds``
+is enforced; deleting the pod kills what still runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+from kubectl_userns.sandbox.store import ObjectStore, now
+
+JSON = dict[str, Any]
+
+# Inside the node: set up the pod's mounts, drop capabilities, run the container's command.
+# "$@" = N, then N x (kind source target ro|rw), then --, then the command.
+_SETUP = r"""
+set -eu
+n=$1; shift
+while [ "$n" -gt 0 ]; do
+  kind=$1 src=$2 dst=$3 mode=$4; shift 4; n=$((n - 1))
+  case $kind in
+    hostPath)
+      mount --rbind "$src" "$dst"
+      if [ "$mode" = ro ]; then mount -o remount,bind,ro "$dst"; fi ;;
+    emptyDir) mount -t tmpfs -o mode=1777 tmpfs "$dst" ;;
+  esac
+done
+caps=$1 nnp=$2; shift 3
+if [ "$nnp" = yes ]; then
+  exec setpriv --no-new-privs --bounding-set="$caps" --inh-caps=-all -- "$@"
+fi
+exec setpriv --bounding-set="$caps" --inh-caps=-all -- "$@"
+"""
+
+_running: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
+_lock = threading.Lock()
+
+
+def log_path(store: ObjectStore, namespace: str, name: str) -> Path:
+    return store.root / "logs" / namespace / f"{name}.log"
+
+
+def _node_init_pid(store: ObjectStore, node: str) -> int | None:
+    """The node's PID 1 from the sandbox state file next to the store."""
+    try:
+        data = json.loads((store.root.parent / "sandbox.json").read_text())
+        pid = int(data["nodes"][node]["init_pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return pid if pid > 0 and Path(f"/proc/{pid}").exists() else None
+
+
+def _capabilities(container: JSON) -> tuple[str, bool]:
+    """``setpriv --bounding-set`` value and whether no_new_privs is set."""
+    context = container.get("securityContext") or {}
+    if context.get("privileged"):
+        return "+all", False
+    caps = context.get("capabilities") or {}
+    drop = {str(c).upper() for c in caps.get("drop") or []}
+    add = [str(c).lower() for c in caps.get("add") or []]
+    # a runtime's default set when nothing is dropped; this kubelet only needs the shape
+    base = "-all" if "ALL" in drop else "+all"
+    spec = ",".join([base, *(f"+{c}" for c in add)]) if add else base
+    return spec, context.get("allowPrivilegeEscalation") is False
+
+
+def _mounts(pod: JSON, container: JSON) -> list[str]:
+    volumes = {v.get("name"): v for v in (pod.get("spec") or {}).get("volumes") or []}
+    args: list[str] = []
+    count = 0
+    for mount in container.get("volumeMounts") or []:
+        volume = volumes.get(mount.get("name")) or {}
+        mode = "ro" if mount.get("readOnly") else "rw"
+        if "hostPath" in volume:
+            args += ["hostPath", volume["hostPath"]["path"], mount["mountPath"], mode]
+        elif "emptyDir" in volume:
+            args += ["emptyDir", "-", mount["mountPath"], mode]
+        else:
+            continue
+        count += 1
+    return [str(count), *args]
+
+
+def pod_argv(init_pid: int, pod: JSON) -> list[str]:
+    """The command line that runs the pod's (first) container on the node."""
+    spec = pod.get("spec") or {}
+    container = (spec.get("containers") or [{}])[0]
+    command = [*(container.get("command") or []), *(container.get("args") or [])]
+    caps, nnp = _capabilities(container)
+    unshare = ["unshare", "-m", "--propagation", "private"]
+    if not spec.get("hostPID"):
+        unshare += ["-p", "--fork", "--mount-proc"]
+    return [
+        "nsenter",
+        "-t",
+        str(init_pid),
+        "-m",
+        "-p",
+        "-u",
+        "-i",
+        "--",
+        *unshare,
+        "--",
+        "sh",
+        "-c",
+        _SETUP,
+        "kubelet",
+        *_mounts(pod, container),
+        caps,
+        "yes" if nnp else "no",
+        "--",
+        *command,
+    ]
+
+
+def _set_status(store: ObjectStore, namespace: str, name: str, uid: str, status: JSON) -> None:
+    with _lock:
+        pod = store.get("pods", name, namespace)
+        if pod is None or pod["metadata"].get("uid") != uid:
+            return  # deleted (or replaced) meanwhile: never bring it back
+        pod["status"] = status
+        store.put("pods", pod)
+
+
+def _container_status(container: str, image: str, state: JSON) -> JSON:
+    return {
+        "name": container,
+        "image": image,
+        "imageID": "",
+        "containerID": f"cri-o://{os.urandom(32).hex()}",
+        "ready": "running" in state,
+        "restartCount": 0,
+        "started": "running" in state,
+        "state": state,
+    }
+
+
+def start(store: ObjectStore, pod: JSON) -> None:
+    """Run ``pod`` on its node in the background, if it names a running sandbox node."""
+    spec = pod.get("spec") or {}
+    init_pid = _node_init_pid(store, spec.get("nodeName") or "")
+    if init_pid is None:
+        return  # no such node: the pod stays Pending, as with a real cluster
+    meta = pod["metadata"]
+    key = (meta["namespace"], meta["name"])
+    container = (spec.get("containers") or [{}])[0]
+    cname, image = container.get("name", "c"), container.get("image", "")
+    node = (store.get("nodes", spec["nodeName"]) or {}).get("status") or {}
+    host_ip = next(
+        (a["address"] for a in node.get("addresses") or [] if a.get("type") == "InternalIP"), ""
+    )
+    path = log_path(store, *key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as log:
+        proc = subprocess.Popen(
+            pod_argv(init_pid, pod),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    with _lock:
+        _running[key] = proc
+    started = now()
+    base = {"hostIP": host_ip, "podIP": host_ip if spec.get("hostNetwork") else "10.88.0.99"}
+    base["qosClass"] = "BestEffort"
+    _set_status(
+        store,
+        *key,
+        meta["uid"],
+        {
+            **base,
+            "phase": "Running",
+            "startTime": started,
+            "containerStatuses": [
+                _container_status(cname, image, {"running": {"startedAt": started}})
+            ],
+        },
+    )
+    deadline = spec.get("activeDeadlineSeconds")
+
+    def wait() -> None:
+        reason = "Completed"
+        try:
+            code = proc.wait(timeout=float(deadline) if deadline else None)
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            code, reason = 137, "DeadlineExceeded"
+        with _lock:
+            _running.pop(key, None)
+        if code < 0:
+            code = 128 - code
+        if code and reason == "Completed":
+            reason = "Error"
+        terminated = {
+            "exitCode": code,
+            "reason": reason,
+            "startedAt": started,
+            "finishedAt": now(),
+        }
+        _set_status(
+            store,
+            *key,
+            meta["uid"],
+            {
+                **base,
+                "phase": "Succeeded" if code == 0 else "Failed",
+                "startTime": started,
+                "containerStatuses": [_container_status(cname, image, {"terminated": terminated})],
+            },
+        )
+
+    threading.Thread(target=wait, daemon=True).start()
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+
+
+def delete(store: ObjectStore, namespace: str, name: str) -> JSON | None:
+    """Delete the pod: kill what still runs, drop its log; the deleted object or None."""
+    with _lock:
+        pod = store.get("pods", name, namespace)
+        if pod is None:
+            return None
+        store.delete("pods", name, namespace)
+        proc = _running.pop((namespace, name), None)
+    if proc is not None:
+        _kill(proc)
+    log_path(store, namespace, name).unlink(missing_ok=True)
+    return pod
