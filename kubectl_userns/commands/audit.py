@@ -32,6 +32,7 @@ from kubectl_userns.options import (
     SshTimeoutFlag,
     SshUserFlag,
 )
+from kubectl_userns.podaccess import ImageFlag, PodAccessOptions, ProbeNamespaceFlag, ViaFlag
 
 HELP = """Audit the user-namespace isolation of every running pod, node by node.
 
@@ -49,7 +50,8 @@ EPILOG = """Examples:
   kubectl userns audit -A
   kubectl userns audit -n shop -l app=web
   kubectl userns audit -A --node wk1 --node wk2 -o wide
-  kubectl userns audit -A -o json --parallel 32"""
+  kubectl userns audit -A -o json --parallel 32
+  kubectl userns audit -A --via pod --probe-namespace kube-system   # no SSH to the nodes"""
 
 ProgressFn = Callable[[int, int], None]
 
@@ -102,12 +104,29 @@ def audit(
     ssh_accept_new: SshAcceptNewFlag = False,
     ssh_timeout: SshTimeoutFlag = 10.0,
     kubelet_root: KubeletRootFlag = "/var/lib/kubelet",
+    via: ViaFlag = "ssh",
+    image: ImageFlag = None,
+    probe_namespace: ProbeNamespaceFlag = None,
 ) -> None:
     out = OutputOptions.from_flags(output, no_headers)
     if all_namespaces and namespace is not None:
         raise UsageError(
             f"-A/--all-namespaces cannot be used with -n {namespace}: choose one namespace or all."
         )
+    pod_access = PodAccessOptions.from_flags(
+        via,
+        image,
+        probe_namespace,
+        local=local,
+        ssh_flags={
+            "--ssh-user": ssh_user,
+            "--ssh-key": ssh_key,
+            "--ssh-port": ssh_port,
+            "--ssh-host": ssh_host,
+            "--ssh-config": ssh_config,
+            "--ssh-accept-new": ssh_accept_new,
+        },
+    )
     if local:
         raise UsageError(
             "--local cannot be used with audit: --local reads only this machine, and an audit "
@@ -140,6 +159,7 @@ def audit(
         nodes=tuple(nodes or ()),
         parallel=parallel,
         progress=progress,
+        pod_access=pod_access,
     )
     if not result["pods"] and out.format in (OutputFormat.table, OutputFormat.wide):
         where = "any namespace" if all_namespaces else "the namespace"
@@ -164,18 +184,19 @@ def run_audit(
     nodes: Sequence[str] = (),
     parallel: int = 16,
     progress: ProgressFn | None = None,
-    open_node: Callable[[str, str | None], Any] | None = None,
+    pod_access: PodAccessOptions | None = None,
 ) -> dict[str, Any]:
     """List the pods, probe every node once (in parallel) and build the cluster report.
 
-    ``open_node(node, address)`` gives the :class:`~kubectl_userns.nodeaccess.NodeRunner` for a
-    node; the default opens SSH with ``access``.
+    Nodes are reached over SSH with ``access``, or with probe pods when ``pod_access`` is set.
     """
+    import threading
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     from kubectl_userns.audit import build_audit, group_by_node
     from kubectl_userns.kubeapi import KubeClient
     from kubectl_userns.nodeaccess import open_runner
+    from kubectl_userns.podaccess import MANAGED_BY, PodRunner
 
     client = KubeClient.from_options(cluster)
     pods = client.list_pods(
@@ -183,6 +204,13 @@ def run_audit(
         label_selector=selector,
         field_selector="status.phase=Running",
     )
+    # probe pods (this tool's own, e.g. left by another run) are not workloads to judge
+    pods = [
+        p
+        for p in pods
+        if ((p.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/managed-by")
+        != MANAGED_BY
+    ]
     groups = group_by_node(pods)
     if nodes:
         for name in nodes:
@@ -190,10 +218,15 @@ def run_audit(
                 client.get_node(name)  # an unknown node is bad input (exit 2)
         groups = {n: p for n, p in groups.items() if n in set(nodes)}
 
-    def default_open(node: str, address: str | None) -> Any:
+    cancel = threading.Event()
+
+    def opener(node: str, address: str | None) -> Any:
+        if pod_access is not None:
+            return PodRunner(
+                client, node, pod_access, kubelet_root=access.kubelet_root, cancel=cancel
+            )
         return open_runner(node, address, access)
 
-    opener = open_node or default_open
     rows: list[dict[str, Any]] = []
     errors: dict[str, str] = {}
     total = len(groups)
@@ -201,16 +234,25 @@ def run_audit(
         progress(0, total)
     with ThreadPoolExecutor(max_workers=max(1, min(parallel, total or 1))) as pool:
         futures = {
-            pool.submit(_audit_node, client, access, node, members, opener): node
+            pool.submit(
+                _audit_node, client, access, node, members, opener, pod_access is None
+            ): node
             for node, members in groups.items()
         }
-        for done, future in enumerate(as_completed(futures), start=1):
-            node_rows, error = future.result()
-            rows += node_rows
-            if error:
-                errors[futures[future]] = error
-            if progress:
-                progress(done, total)
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                node_rows, error = future.result()
+                rows += node_rows
+                if error:
+                    errors[futures[future]] = error
+                if progress:
+                    progress(done, total)
+        except BaseException:
+            # Ctrl-C: stop waiting for probe pods; each worker still deletes its own pod
+            cancel.set()
+            for future in futures:
+                future.cancel()
+            raise
     return build_audit(rows, errors)
 
 
@@ -220,6 +262,7 @@ def _audit_node(
     node: str,
     pods: list[dict[str, Any]],
     opener: Callable[[str, str | None], Any],
+    needs_address: bool = True,
 ) -> tuple[list[dict[str, Any]], str]:
     """Probe one node for all its pods; a failure makes its pods UNKNOWN, never raises."""
     from kubectl_userns.audit import audit_node, node_error_text, unknown_row
@@ -229,9 +272,9 @@ def _audit_node(
 
     try:
         address = None
-        if access.ssh_address_type is AddressType.InternalIP:
+        if needs_address and access.ssh_address_type is AddressType.InternalIP:
             address = (pods[0].get("status") or {}).get("hostIP")
-        if not address:
+        if needs_address and not address:
             address = node_address(client.get_node(node), access.ssh_address_type)
         config, _why = client.get_configz(node)
         ids = ((config or {}).get("userNamespaces") or {}).get("idsPerPod")

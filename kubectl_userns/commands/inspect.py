@@ -36,6 +36,7 @@ from kubectl_userns.options import (
     SshTimeoutFlag,
     SshUserFlag,
 )
+from kubectl_userns.podaccess import ImageFlag, PodAccessOptions, ProbeNamespaceFlag, ViaFlag
 
 HELP = """Prove on the node that a pod is isolated by its user namespace.
 
@@ -50,7 +51,8 @@ EPILOG = """Examples:
   kubectl userns inspect web -n shop -c nginx -o wide
   kubectl userns inspect testpod -o json
   kubectl userns inspect testpod --ssh-user admin --ssh-key ~/.ssh/nodes
-  kubectl userns inspect testpod --local   # on the node itself"""
+  kubectl userns inspect testpod --local   # on the node itself
+  kubectl userns inspect testpod --via pod # no SSH: a short-lived probe pod on the node"""
 
 
 def inspect(
@@ -77,8 +79,25 @@ def inspect(
     ssh_accept_new: SshAcceptNewFlag = False,
     ssh_timeout: SshTimeoutFlag = 10.0,
     kubelet_root: KubeletRootFlag = "/var/lib/kubelet",
+    via: ViaFlag = "ssh",
+    image: ImageFlag = None,
+    probe_namespace: ProbeNamespaceFlag = None,
 ) -> None:
     out = OutputOptions.from_flags(output, no_headers)
+    pod_access = PodAccessOptions.from_flags(
+        via,
+        image,
+        probe_namespace,
+        local=local,
+        ssh_flags={
+            "--ssh-user": ssh_user,
+            "--ssh-key": ssh_key,
+            "--ssh-port": ssh_port,
+            "--ssh-host": ssh_host,
+            "--ssh-config": ssh_config,
+            "--ssh-accept-new": ssh_accept_new,
+        },
+    )
     access = NodeAccessOptions.from_flags(
         local=local,
         ssh_user=ssh_user,
@@ -92,20 +111,25 @@ def inspect(
         kubelet_root=kubelet_root,
     )
     cluster = ClusterOptions(kubeconfig, context, namespace, request_timeout)
-    report = run_inspect(pod, container, cluster, access)
+    report = run_inspect(pod, container, cluster, access, pod_access=pod_access)
     typer.echo(render_report(report, out), nl=False)
     raise typer.Exit(EXIT_CHECK_FAILED if report["summary"]["failed"] else 0)
 
 
 def run_inspect(
-    pod_name: str, container: str | None, cluster: ClusterOptions, access: NodeAccessOptions
+    pod_name: str,
+    container: str | None,
+    cluster: ClusterOptions,
+    access: NodeAccessOptions,
+    *,
+    pod_access: PodAccessOptions | None = None,
 ) -> dict[str, Any]:
-    """Read the pod, probe its node once, and judge what the probe saw."""
+    """Read the pod, probe its node once (SSH, or a probe pod), and judge what it saw."""
     import threading
 
     from kubectl_userns.inspection import DEFAULT_IDS_PER_POD, build_report, pod_facts
     from kubectl_userns.kubeapi import KubeClient
-    from kubectl_userns.nodeaccess import SSHRunner, node_address, open_runner
+    from kubectl_userns.nodeaccess import NodeRunner, SSHRunner, node_address, open_runner
     from kubectl_userns.probe import load_script
     from kubectl_userns.probe.pod_dump import parse_pod_dump
 
@@ -128,12 +152,18 @@ def run_inspect(
             f'container "{container}" is not in {where} (containers: {", ".join(names)}).'
         )
     address = None
-    if not access.local and not access.ssh_host:
-        if access.ssh_address_type is AddressType.InternalIP:
-            address = (pod.get("status") or {}).get("hostIP")
-        if not address:
-            address = node_address(client.get_node(facts.node), access.ssh_address_type)
-    runner = open_runner(facts.node, address, access)
+    runner: NodeRunner
+    if pod_access is not None:
+        from kubectl_userns.podaccess import PodRunner
+
+        runner = PodRunner(client, facts.node, pod_access, kubelet_root=access.kubelet_root)
+    else:
+        if not access.local and not access.ssh_host:
+            if access.ssh_address_type is AddressType.InternalIP:
+                address = (pod.get("status") or {}).get("hostIP")
+            if not address:
+                address = node_address(client.get_node(facts.node), access.ssh_address_type)
+        runner = open_runner(facts.node, address, access)
     # open the SSH connection while the API answers the configz request
     failure: list[BaseException] = []
 

@@ -1,0 +1,382 @@
+"""Node access through Kubernetes itself (``--via pod``): a short-lived probe pod per node.
+
+For clusters without SSH to the nodes (EKS, GKE, AKS): the probe script runs in a pod pinned to
+the node with ``nodeName``, and its output comes back through the pod's log. The pod is created,
+waited for, read and deleted - deleted always, also when the probe fails, the wait times out or
+the user presses Ctrl-C.
+
+What the probe pod gets, and why (the least that lets the probe see what SSH would):
+
+* ``hostPID: true`` - the node's process table in ``/proc``: the pods' processes, their
+  ``status``, ``uid_map``, ``gid_map``, ``cgroup`` and ``ns/user`` link.
+* ``capabilities: drop ALL, add SYS_PTRACE`` - reading another user's ``/proc/PID/ns/user``
+  needs ``PTRACE_MODE_READ``, which root gets only with ``CAP_SYS_PTRACE``. Nothing else: the
+  container is not privileged, ``allowPrivilegeEscalation: false``, read-only root filesystem,
+  ``seccompProfile: RuntimeDefault``, no service-account token.
+* read-only ``hostPath`` mounts at the node's own paths: ``/sys/fs/cgroup`` (the pods' cgroup
+  directories; type Directory), the kubelet root (``pods/UID/userns`` records; Directory),
+  ``/etc/subuid`` and ``/etc/subgid`` (the kubelet's ID pool; type File, so a node without them
+  never gets an empty directory created in their place); and an ``emptyDir`` at ``/tmp`` for
+  the probe's stderr.
+* ``restartPolicy: Never``, ``activeDeadlineSeconds``, ``terminationGracePeriodSeconds: 0``,
+  a toleration of every taint (the probe must reach every node), and the labels
+  ``app.kubernetes.io/managed-by=kubectl-userns`` and ``kubectl-userns/run=<id of this run>``,
+  so leftovers are easy to find:
+  ``kubectl get pods -A -l app.kubernetes.io/managed-by=kubectl-userns``.
+
+RBAC needed in the probe namespace: ``create``, ``get`` and ``delete`` on ``pods`` and ``get``
+on ``pods/log``; Pod Security admission must allow hostPID and hostPath there (the
+``privileged`` level).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import typer
+
+from kubectl_userns.errors import (
+    APIRefusedError,
+    NodeUnreachableError,
+    ProbeError,
+    UsageError,
+    UsernsError,
+)
+from kubectl_userns.nodeaccess import ProbeOutput
+from kubectl_userns.options import NODE_PANEL
+
+DEFAULT_IMAGE = "busybox:1.36"
+DEFAULT_NAMESPACE = "default"
+DEFAULT_TIMEOUT = 120.0
+CONTAINER = "probe"
+MANAGED_BY = "kubectl-userns"
+STDERR_MARKER = "--- kubectl-userns probe stderr ---"
+RUN_ID = os.urandom(4).hex()  # one per process: labels every probe pod of this run
+
+# The container's command: run the probe (its text is $0, its arguments "$@") with stderr to a
+# file, then print the marker and that file, and exit with the probe's status. Constant text.
+_WRAPPER = (
+    'sh -c "$0" probe "$@" 2>/tmp/probe-stderr; s=$?; '
+    f"printf '\\n%s\\n' '{STDERR_MARKER}'; cat /tmp/probe-stderr; exit $s"
+)
+_STUCK = {
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "RunContainerError",
+}
+
+ViaFlag = Annotated[
+    str,
+    typer.Option(
+        "--via",
+        metavar="ssh|pod",
+        help="How to reach nodes: ssh (default) or pod (a short-lived probe pod on the node, "
+        "through the Kubernetes API; for clusters without SSH to the nodes).",
+        rich_help_panel=NODE_PANEL,
+    ),
+]
+ImageFlag = Annotated[
+    str | None,
+    typer.Option(
+        "--image",
+        metavar="IMAGE",
+        help=f"Image of the probe pod with --via pod; needs a POSIX sh, readlink and tr "
+        f"(default {DEFAULT_IMAGE}; point it at a mirror for air-gapped registries).",
+        rich_help_panel=NODE_PANEL,
+        show_default=False,
+    ),
+]
+ProbeNamespaceFlag = Annotated[
+    str | None,
+    typer.Option(
+        "--probe-namespace",
+        metavar="NAMESPACE",
+        help=f"Namespace for probe pods with --via pod (default {DEFAULT_NAMESPACE}); it must "
+        "allow hostPID and hostPath pods.",
+        rich_help_panel=NODE_PANEL,
+        show_default=False,
+    ),
+]
+
+
+@dataclass(frozen=True)
+class PodAccessOptions:
+    """How probe pods are made (``--via pod``)."""
+
+    image: str = DEFAULT_IMAGE
+    namespace: str = DEFAULT_NAMESPACE
+    timeout: float = DEFAULT_TIMEOUT
+
+    @classmethod
+    def from_flags(
+        cls,
+        via: str,
+        image: str | None,
+        probe_namespace: str | None,
+        *,
+        ssh_flags: dict[str, object],
+        local: bool,
+    ) -> PodAccessOptions | None:
+        """None for ``--via ssh``; conflicts are named by flag."""
+        if via not in ("ssh", "pod"):
+            raise UsageError(f"--via must be ssh or pod (got {via!r}).")
+        if via == "ssh":
+            given = [
+                f for f, v in (("--image", image), ("--probe-namespace", probe_namespace)) if v
+            ]
+            if given:
+                raise UsageError(f"{', '.join(given)} only apply with --via pod; add --via pod.")
+            return None
+        if local:
+            raise UsageError(
+                "--local cannot be used with --via pod: --local reads this machine, --via pod "
+                "reaches the node through the cluster; choose one."
+            )
+        ssh = [name for name, value in ssh_flags.items() if value]
+        if ssh:
+            raise UsageError(
+                f"--via pod cannot be used with {', '.join(ssh)}: probe pods need no SSH; drop "
+                f"{'it' if len(ssh) == 1 else 'them'}."
+            )
+        if image is not None and not image.strip():
+            raise UsageError("--image must name an image, e.g. busybox:1.36.")
+        return cls(image=image or DEFAULT_IMAGE, namespace=probe_namespace or DEFAULT_NAMESPACE)
+
+
+def probe_pod_manifest(
+    name: str,
+    node: str,
+    script: str,
+    args: Sequence[str],
+    *,
+    kubelet_root: str,
+    image: str,
+    namespace: str,
+    deadline: int,
+) -> dict[str, Any]:
+    """The probe pod for ``node`` (pure; see the module docstring for each choice)."""
+
+    def host(volume: str, path: str, kind: str) -> dict[str, Any]:
+        return {"name": volume, "hostPath": {"path": path, "type": kind}}
+
+    volumes = [
+        host("cgroup", "/sys/fs/cgroup", "Directory"),
+        host("kubelet-root", kubelet_root, "Directory"),
+        host("subuid", "/etc/subuid", "File"),
+        host("subgid", "/etc/subgid", "File"),
+        {"name": "scratch", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
+    ]
+    mounts = [
+        {"name": "cgroup", "mountPath": "/sys/fs/cgroup", "readOnly": True},
+        {"name": "kubelet-root", "mountPath": kubelet_root, "readOnly": True},
+        {"name": "subuid", "mountPath": "/etc/subuid", "readOnly": True},
+        {"name": "subgid", "mountPath": "/etc/subgid", "readOnly": True},
+        {"name": "scratch", "mountPath": "/tmp"},
+    ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {
+                "app.kubernetes.io/managed-by": MANAGED_BY,
+                "app.kubernetes.io/name": "kubectl-userns-probe",
+                "kubectl-userns/run": RUN_ID,
+            },
+            "annotations": {"kubectl-userns/node": node},
+        },
+        "spec": {
+            "nodeName": node,
+            "hostPID": True,
+            "restartPolicy": "Never",
+            "activeDeadlineSeconds": deadline,
+            "terminationGracePeriodSeconds": 0,
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "tolerations": [{"operator": "Exists"}],
+            "volumes": volumes,
+            "containers": [
+                {
+                    "name": CONTAINER,
+                    "image": image,
+                    "imagePullPolicy": "IfNotPresent",
+                    "command": ["sh", "-c", _WRAPPER, script, *args],
+                    "resources": {
+                        "requests": {"cpu": "10m", "memory": "16Mi"},
+                        "limits": {"memory": "64Mi"},
+                    },
+                    "securityContext": {
+                        "runAsUser": 0,
+                        "privileged": False,
+                        "allowPrivilegeEscalation": False,
+                        "readOnlyRootFilesystem": True,
+                        "capabilities": {"drop": ["ALL"], "add": ["SYS_PTRACE"]},
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "volumeMounts": mounts,
+                }
+            ],
+        },
+    }
+
+
+def split_log(log: str) -> tuple[str, str]:
+    """The probe's stdout and stderr from the pod's log (see the wrapper).
+
+    Without the marker the wrapper never ran to its end (the container failed to start the
+    shell, or was killed): the whole log is then an error message, not probe output.
+    """
+    out, found, err = log.rpartition(f"\n{STDERR_MARKER}\n")
+    if not found:
+        return "", log
+    return out, err
+
+
+def _seg(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="")
+
+
+class PodRunner:
+    """Runs a probe script on a node in a probe pod (a :class:`NodeRunner`)."""
+
+    def __init__(
+        self,
+        client: Any,
+        node: str,
+        options: PodAccessOptions,
+        *,
+        kubelet_root: str,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.node = node
+        self._client = client
+        self._options = options
+        self._kubelet_root = kubelet_root
+        self._cancel = cancel or threading.Event()
+
+    def _pods(self, name: str = "") -> str:
+        base = f"/api/v1/namespaces/{_seg(self._options.namespace)}/pods"
+        return f"{base}/{_seg(name)}" if name else base
+
+    def _refused(self, verb: str, resource: str, status: int, raw: bytes) -> UsernsError:
+        ns = self._options.namespace
+        if status == 403:
+            return APIRefusedError(
+                f"the Kubernetes API forbids {verb} {resource} in namespace {ns} (403), which "
+                f"--via pod needs; ask for RBAC permission to {verb} {resource} there, or pick "
+                "another --probe-namespace."
+            )
+        if status == 401:
+            return APIRefusedError(
+                "the Kubernetes API refused the credentials (401 Unauthorized); renew them."
+            )
+        text = raw.decode(errors="replace")
+        try:
+            import json
+
+            text = str(json.loads(text).get("message") or text)
+        except ValueError:
+            pass
+        return ProbeError(
+            f"the Kubernetes API answered {status} to {verb} {resource} in namespace {ns} for "
+            f"the probe of node {self.node}: {text.strip()[:300]}."
+        )
+
+    def run(self, script: str, args: Sequence[str]) -> ProbeOutput:
+        name = f"kubectl-userns-probe-{os.urandom(4).hex()}"
+        manifest = probe_pod_manifest(
+            name,
+            self.node,
+            script,
+            args,
+            kubelet_root=self._kubelet_root,
+            image=self._options.image,
+            namespace=self._options.namespace,
+            deadline=int(self._options.timeout) + 30,
+        )
+        try:
+            status, raw = self._client.call("POST", self._pods(), body=manifest)
+            if status not in (200, 201):
+                raise self._refused("create", "pods", status, raw)
+            pod = self._wait(name)
+            state = _terminated(pod)
+            status, raw = self._client.call(
+                "GET", self._pods(name) + "/log", {"container": CONTAINER}, accept="text/plain"
+            )
+            if status != 200:
+                raise self._refused("get", "pods/log", status, raw)
+            stdout, stderr = split_log(raw.decode(errors="replace"))
+            return ProbeOutput(stdout, stderr, int(state.get("exitCode", 1)))
+        finally:
+            # always, also on errors and Ctrl-C; a pod whose POST was cut short may exist too
+            self._delete(name)
+
+    def _wait(self, name: str) -> dict[str, Any]:
+        import json
+
+        deadline = time.monotonic() + self._options.timeout
+        pause = 0.02
+        while True:
+            status, raw = self._client.call("GET", self._pods(name))
+            if status != 200:
+                raise self._refused("get", "pods", status, raw)
+            pod: dict[str, Any] = json.loads(raw)
+            phase = (pod.get("status") or {}).get("phase")
+            if phase in ("Succeeded", "Failed") and _terminated(pod):
+                return pod
+            for entry in (pod.get("status") or {}).get("containerStatuses") or []:
+                waiting = (entry.get("state") or {}).get("waiting") or {}
+                if waiting.get("reason") in _STUCK:
+                    raise ProbeError(
+                        f"the probe pod {name} on node {self.node} cannot start "
+                        f"({waiting['reason']}: {waiting.get('message', '')[:200]}); check "
+                        f"--image {self._options.image} (it must be pullable from the node)."
+                    )
+            if time.monotonic() > deadline:
+                raise NodeUnreachableError(
+                    f"the probe pod {name} on node {self.node} did not finish within "
+                    f"{self._options.timeout:g} s (phase {phase or 'unknown'}); check the node "
+                    f"with 'kubectl describe pod -n {self._options.namespace} {name}' next time, "
+                    "and that the node has /etc/subuid and /etc/subgid."
+                )
+            if self._cancel.wait(pause):
+                raise KeyboardInterrupt
+            pause = min(pause * 1.5, 0.5)
+
+    def _delete(self, name: str) -> None:
+        query = {"gracePeriodSeconds": "0"}
+        try:
+            status, _ = self._client.call("DELETE", self._pods(name), query)
+        except UsernsError:
+            status = 0
+        if status in (200, 202, 404):
+            return  # 404: never stored (POST cut short) or deleted already
+        ns = self._options.namespace
+        why = "403: RBAC does not allow delete on pods" if status == 403 else f"HTTP {status}"
+        raise APIRefusedError(
+            f"could not delete the probe pod {name} in namespace {ns} ({why or 'no answer'}); "
+            f"delete it with 'kubectl delete pod -n {ns} {name}'."
+        )
+
+    def close(self) -> None:
+        return None
+
+
+def _terminated(pod: dict[str, Any]) -> dict[str, Any]:
+    for entry in (pod.get("status") or {}).get("containerStatuses") or []:
+        if entry.get("name") == CONTAINER:
+            state = (entry.get("state") or {}).get("terminated")
+            if isinstance(state, dict):
+                return state
+    return {}

@@ -1,0 +1,210 @@
+"""`--via pod`: the probe runs in a short-lived pod created through the API, run by the
+sandbox's minimal kubelet inside the node's namespaces, read from its log and deleted."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from kubectl_userns.podaccess import (
+    MANAGED_BY,
+    STDERR_MARKER,
+    probe_pod_manifest,
+    split_log,
+)
+from kubectl_userns.sandbox.cluster import Sandbox
+from tests.cli import Run, run_cli
+from tests.conftest import needs_root
+
+# --- pure -------------------------------------------------------------------------------------
+
+
+def test_manifest_is_pinned_read_only_and_least_privileged() -> None:
+    pod = probe_pod_manifest(
+        "p",
+        "wk2",
+        "echo hi",
+        ["/var/lib/kubelet", "uid-1"],
+        kubelet_root="/var/lib/kubelet",
+        image="busybox:1.36",
+        namespace="ops",
+        deadline=150,
+    )
+    spec = pod["spec"]
+    assert (spec["nodeName"], spec["hostPID"], spec["restartPolicy"]) == ("wk2", True, "Never")
+    assert pod["metadata"]["labels"]["app.kubernetes.io/managed-by"] == MANAGED_BY
+    (container,) = spec["containers"]
+    assert container["command"][0:2] == ["sh", "-c"]
+    assert container["command"][3:] == ["echo hi", "/var/lib/kubelet", "uid-1"]
+    context = container["securityContext"]
+    assert context["capabilities"] == {"drop": ["ALL"], "add": ["SYS_PTRACE"]}
+    assert context["privileged"] is False and context["allowPrivilegeEscalation"] is False
+    host_mounts = [m for m in container["volumeMounts"] if m["name"] != "scratch"]
+    assert all(m["readOnly"] for m in host_mounts)
+    paths = {
+        v["hostPath"]["path"]: v["hostPath"]["type"] for v in spec["volumes"] if "hostPath" in v
+    }
+    assert paths == {
+        "/sys/fs/cgroup": "Directory",
+        "/var/lib/kubelet": "Directory",
+        "/etc/subuid": "File",
+        "/etc/subgid": "File",
+    }
+
+
+def test_split_log() -> None:
+    assert split_log(f"probe\nend\n\n{STDERR_MARKER}\nwarn\n") == ("probe\nend\n", "warn\n")
+    assert split_log("sh: not found\n") == ("", "sh: not found\n")
+
+
+# --- against a sandbox ------------------------------------------------------------------------
+
+pytestmark = needs_root
+
+
+@pytest.fixture(scope="module")
+def cluster(make_sandbox: Callable[[], Sandbox]) -> Sandbox:
+    c = make_sandbox()
+    c.add_node("p1")
+    c.add_node("p2", cgroup_mode="hybrid", cgroup_driver="cgroupfs")
+    c.add_pod("iso", node="p1", containers=2)
+    c.add_pod("rooty", node="p1", host_users=True)
+    c.add_pod("ctrd", node="p2", runtime="containerd", qos_class="Burstable")
+    c.add_pod("twin-a", node="p2", host_id=655360)
+    c.add_pod("twin-b", node="p2", host_id=655360)
+    return c
+
+
+@pytest.fixture
+def no_leftovers(cluster: Sandbox) -> Iterator[None]:
+    yield
+    left = [
+        p["metadata"]["name"]
+        for p in cluster.store.list("pods")
+        if (p["metadata"].get("labels") or {}).get("app.kubernetes.io/managed-by") == MANAGED_BY
+    ]
+    assert left == [], "probe pods were left behind"
+    logs = cluster.store.root / "logs"
+    assert not logs.exists() or not list(logs.rglob("*.log")), "probe pod logs were left"
+
+
+def cli(cluster: Sandbox, *args: str) -> Run:
+    return run_cli(list(args), env=cluster.env())
+
+
+def _same_report(ssh: dict[str, object], pod: dict[str, object]) -> None:
+    assert pod == ssh
+
+
+@pytest.mark.parametrize("name", ["iso", "rooty", "ctrd", "twin-b"])
+def test_inspect_via_pod_gives_the_ssh_report(
+    cluster: Sandbox, name: str, no_leftovers: None
+) -> None:
+    over_ssh = cli(cluster, "inspect", name, "-o", "json")
+    via_pod = cli(cluster, "inspect", name, "-o", "json", "--via", "pod")
+    assert via_pod.exit_code == over_ssh.exit_code, via_pod.stderr
+    assert via_pod.stderr == over_ssh.stderr == ""
+    _same_report(json.loads(over_ssh.stdout), json.loads(via_pod.stdout))
+
+
+def test_inspect_via_pod_table(cluster: Sandbox, no_leftovers: None) -> None:
+    run = cli(cluster, "inspect", "iso", "--via", "pod")
+    assert run.exit_code == 0, run.stderr
+    assert run.stderr == ""
+    host_id = cluster.pod("iso").host_id
+    assert f"default/iso: isolated - host IDs {host_id}-" in run.stdout.splitlines()[-1]
+
+
+def test_audit_via_pod(cluster: Sandbox, no_leftovers: None) -> None:
+    over_ssh = cli(cluster, "audit", "-A", "-o", "json")
+    via_pod = cli(cluster, "audit", "-A", "-o", "json", "--via", "pod", "--parallel", "2")
+    assert via_pod.exit_code == over_ssh.exit_code == 1, via_pod.stderr
+    assert via_pod.stderr == ""
+    assert json.loads(via_pod.stdout) == json.loads(over_ssh.stdout)
+    verdicts = {p["name"]: p["verdict"] for p in json.loads(via_pod.stdout)["pods"]}
+    assert verdicts == {
+        "ctrd": "ISOLATED",
+        "iso": "ISOLATED",
+        "rooty": "HOST USERNS",
+        "twin-a": "NOT ISOLATED",
+        "twin-b": "NOT ISOLATED",
+    }
+
+
+def test_failing_probe_pod_is_deleted_too(cluster: Sandbox, no_leftovers: None) -> None:
+    # the kubelet root does not exist on the node: the container cannot start its mounts
+    run = cli(cluster, "inspect", "iso", "--via", "pod", "--kubelet-root", "/nonexistent/kubelet")
+    assert (run.exit_code, run.stdout) == (3, "")
+    assert run.stderr.startswith("error: the probe failed on node p1 (exit ")
+    assert "/nonexistent/kubelet" in run.stderr
+
+
+def test_missing_rbac_is_named(cluster: Sandbox, no_leftovers: None) -> None:
+    try:
+        cluster.store.set_forbidden(["POST /api/v1/namespaces/default/pods"])
+        run = cli(cluster, "inspect", "iso", "--via", "pod")
+        assert (run.exit_code, run.stdout) == (3, "")
+        assert run.stderr == (
+            "error: the Kubernetes API forbids create pods in namespace default (403), which "
+            "--via pod needs; ask for RBAC permission to create pods there, or pick another "
+            "--probe-namespace.\n"
+        )
+        # reading the log is refused: the probe pod ran and is still deleted
+        cluster.store.set_forbidden(["GET /api/v1/namespaces/default/pods/kubectl-userns-probe-"])
+        run = cli(cluster, "audit", "--node", "p1", "--via", "pod")
+        assert run.exit_code == 3
+        assert "UNKNOWN: the Kubernetes API forbids get pods in namespace default" in run.stdout
+    finally:
+        cluster.store.set_forbidden([])
+
+
+def test_flag_conflicts(cluster: Sandbox) -> None:
+    run = cli(cluster, "inspect", "iso", "--via", "pod", "--ssh-user", "admin")
+    assert (run.exit_code, run.stdout) == (2, "")
+    assert run.stderr == (
+        "error: --via pod cannot be used with --ssh-user: probe pods need no SSH; drop it.\n"
+    )
+    run = cli(cluster, "audit", "-A", "--image", "busybox")
+    assert (run.exit_code, run.stdout) == (2, "")
+    assert run.stderr == "error: --image only apply with --via pod; add --via pod.\n"
+    run = cli(cluster, "inspect", "iso", "--via", "ftp")
+    assert (run.exit_code, run.stdout) == (2, "")
+    assert run.stderr == "error: --via must be ssh or pod (got 'ftp').\n"
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
+def test_emulator_pod_life_cycle_with_real_kubectl(cluster: Sandbox, tmp_path: Path) -> None:
+    env = {**cluster.env(), "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    manifest = probe_pod_manifest(
+        "lifecycle",
+        "p1",
+        "readlink /proc/1/ns/user; grep CapEff /proc/self/status; touch /sys/fs/cgroup/x",
+        [],
+        kubelet_root="/var/lib/kubelet",
+        image="busybox",
+        namespace="default",
+        deadline=30,
+    )
+
+    def kubectl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["kubectl", *args], input=stdin, env=env, capture_output=True, text=True, check=False
+        )
+
+    created = kubectl("create", "--validate=false", "-f", "-", stdin=json.dumps(manifest))
+    assert created.returncode == 0, created.stderr
+    done = kubectl("wait", "--for=jsonpath={.status.phase}=Failed", "pod/lifecycle")
+    assert done.returncode == 0, done.stderr
+    log = kubectl("logs", "lifecycle").stdout
+    # the node's PID 1 (hostPID), only CAP_SYS_PTRACE, and a read-only cgroup mount
+    assert log.startswith("user:[")
+    assert "CapEff:\t0000000000080000" in log
+    assert "Read-only file system" in log
+    deleted = kubectl("delete", "pod", "lifecycle")
+    assert (deleted.returncode, deleted.stdout) == (0, 'pod "lifecycle" deleted\n')
+    assert kubectl("get", "pod", "lifecycle").returncode == 1
