@@ -4,6 +4,7 @@ sandbox's minimal kubelet inside the node's namespaces, read from its log and de
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -179,7 +180,7 @@ def test_flag_conflicts(cluster: Sandbox) -> None:
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
 def test_emulator_pod_life_cycle_with_real_kubectl(cluster: Sandbox, tmp_path: Path) -> None:
-    env = {**cluster.env(), "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    env = {**os.environ, **cluster.env()}
     manifest = probe_pod_manifest(
         "lifecycle",
         "p1",
