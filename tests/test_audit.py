@@ -252,3 +252,35 @@ def test_through_kubectl(cluster: Sandbox) -> None:
     run = run_process(["audit", "-A", "--node", "n1"], env=cluster.env(), via_kubectl=True)
     assert run.exit_code == 0, run.stderr
     assert run.stdout.rstrip().endswith("0 failing finding(s)")
+
+
+def test_progress_on_a_terminal(cluster: Sandbox) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    main, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "kubectl-userns"), "audit", "-A", "--node", "n1"],
+        env={**os.environ, **cluster.env()},
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+        text=True,
+    )
+    os.close(secondary)
+    out, _ = proc.communicate(timeout=30)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(main)
+    err = b"".join(chunks).decode()
+    assert proc.returncode == 0
+    assert err == "\rprobed 0/1 nodes\rprobed 1/1 nodes\r\x1b[K"
+    assert "probed" not in out and out.rstrip().endswith("0 failing finding(s)")

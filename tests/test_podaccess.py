@@ -209,3 +209,57 @@ def test_emulator_pod_life_cycle_with_real_kubectl(cluster: Sandbox, tmp_path: P
     deleted = kubectl("delete", "pod", "lifecycle")
     assert (deleted.returncode, deleted.stdout) == (0, 'pod "lifecycle" deleted\n')
     assert kubectl("get", "pod", "lifecycle").returncode == 1
+
+
+def _probe_processes() -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"/tmp/probe-stderr" in cmdline:
+                found.append(proc.name)
+    return found
+
+
+def test_ctrl_c_deletes_the_probe_pod(cluster: Sandbox, no_leftovers: None) -> None:
+    import signal
+    import sys
+    import time
+
+    cluster.add_node("stuck")
+    cluster.add_pod("slow", node="stuck")
+    # another pod's kubelet record is a FIFO nobody writes: the probe blocks reading it
+    record_dir = Path(cluster.nodes["stuck"].dir) / "kubelet" / "pods" / "0000-fifo"
+    record_dir.mkdir(parents=True)
+    os.mkfifo(record_dir / "userns")
+    env = {**os.environ, **cluster.env()}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "kubectl-userns"), "inspect", "slow", "--via", "pod"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not _probe_processes():  # the probe pod runs and hangs on the FIFO
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
+            time.sleep(0.02)
+        assert [
+            p["metadata"]["name"]
+            for p in cluster.store.list("pods", "default")
+            if p["metadata"]["name"].startswith("kubectl-userns-probe-")
+        ]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+        # leave the module's cluster as it was for the other tests
+        (record_dir / "userns").unlink()
+        cluster.store.delete("pods", "slow", "default")
+    assert (proc.returncode, out) == (130, "")
+    assert err.startswith("error: interrupted")
+    assert _probe_processes() == []  # the kubelet killed the container on delete
