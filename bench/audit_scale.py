@@ -2,7 +2,8 @@
 the installed ``kubectl-userns audit -A`` as a user feels it. Nodes are probed in parallel, so
 16 nodes should take at most about twice one node.
 
-Run as root: ``.venv/bin/python -m bench.audit_scale [--rounds 5] [--via ssh|pod]``.
+Run as root: ``.venv/bin/python -m bench.audit_scale [--rounds 5] [--via ssh|pod]
+[--parallel N]``.
 """
 
 from __future__ import annotations
@@ -55,8 +56,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sizes", default="1,4,16")
     parser.add_argument("--via", default="ssh", choices=["ssh", "pod"])
+    parser.add_argument("--parallel", type=int, default=16)
     args = parser.parse_args()
     extra = ["--via", "pod"] if args.via == "pod" else []
+    extra += ["--parallel", str(args.parallel)]
     sizes = [int(s) for s in args.sizes.split(",")]
     results: dict[int, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="audit-bench-") as tmp:
@@ -67,7 +70,10 @@ def main() -> None:
             finally:
                 cluster.down()
     base = statistics.median(results[sizes[0]])
-    print(f"audit -A via {args.via}, {args.rounds} rounds, 2 pods per node")
+    print(
+        f"audit -A via {args.via}, --parallel {args.parallel}, {args.rounds} rounds, "
+        f"2 pods per node, {os.cpu_count()} CPUs"
+    )
     print(f"| nodes | median (ms) | min (ms) | ratio to {sizes[0]} node(s) |")
     print("|---:|---:|---:|---:|")
     for size in sizes:
