@@ -172,13 +172,24 @@ def overlap_findings(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return findings
 
 
-def pod_findings(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``hostUsers: false`` pods that are not isolated, and host-root pods without a userns."""
+def pod_findings(
+    rows: Sequence[dict[str, Any]], overlapping: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """``hostUsers: false`` pods that are not isolated, and host-root pods without a userns.
+
+    A pod in ``overlapping`` (named ``namespace/name``) whose only failed check is
+    ``no-overlap`` is left out: the overlap finding already names it and its partner.
+    """
+    names = {row["uid"]: _name(row) for row in rows if row["uid"]}
     findings = []
     for row in rows:
         if row["verdict"] == NOT_ISOLATED:
+            if _name(row) in overlapping and row["failedChecks"] == ["no-overlap"]:
+                continue
             details = "; ".join(
-                f"{c['id']}: {c['detail']}" for c in row["checks"] if c["status"] == "FAIL"
+                f"{c['id']}: {_with_names(c['detail'], names)}"
+                for c in row["checks"]
+                if c["status"] == "FAIL"
             )
             findings.append(
                 {
@@ -217,6 +228,13 @@ def pod_findings(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return findings
 
 
+def _with_names(text: str, names: dict[str, str]) -> str:
+    """``text`` with the audited pods' UIDs written as ``pod UID`` replaced by their names."""
+    for uid, name in names.items():
+        text = text.replace(f"pod {uid}", f"pod {name}")
+    return text
+
+
 def unreachable_findings(
     node_errors: dict[str, str], rows: Sequence[dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -239,7 +257,9 @@ def unreachable_findings(
 def build_audit(rows: Sequence[dict[str, Any]], node_errors: dict[str, str]) -> dict[str, Any]:
     """The cluster report: rows in (namespace, name) order, findings, summary and exit code."""
     ordered = sorted(rows, key=lambda r: (r["namespace"], r["name"]))
-    findings = overlap_findings(ordered) + pod_findings(ordered)
+    overlaps = overlap_findings(ordered)
+    overlapping = frozenset(name for f in overlaps for name in f["pods"])
+    findings = overlaps + pod_findings(ordered, overlapping)
     findings += unreachable_findings(node_errors, ordered)
     counts = {v: sum(1 for r in ordered if r["verdict"] == v) for v in (ISOLATED, NOT_ISOLATED)}
     counts[HOST_USERNS] = sum(1 for r in ordered if r["verdict"] == HOST_USERNS)

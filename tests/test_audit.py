@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kubectl_userns.audit import build_audit, overlap_findings
+from kubectl_userns.audit import build_audit, overlap_findings, pod_findings
 from kubectl_userns.sandbox.cluster import Sandbox
 from tests.cli import Run, run_cli, run_process
 from tests.conftest import needs_root
@@ -72,6 +72,21 @@ def test_exit_codes_of_the_cluster_report() -> None:
     assert build_audit(clash, {"n2": "cannot reach node n2"})["summary"]["exitCode"] == 1
 
 
+def test_not_isolated_finding_names_pods_and_skips_reported_overlaps() -> None:
+    a = _row("a", "n1", [65536, 131071], "NOT ISOLATED")
+    a["failedChecks"] = ["no-overlap"]
+    a["checks"] = [
+        {"id": "no-overlap", "status": "FAIL", "detail": "shares host IDs with pod uid-b (x)"}
+    ]
+    b = _row("b", "n1", [200000, 265535], "ISOLATED")
+    b["uid"] = "uid-b"
+    (finding,) = pod_findings([a, b])
+    assert finding["detail"] == (
+        "asks for hostUsers: false but no-overlap: shares host IDs with pod default/b (x)"
+    )
+    assert pod_findings([a, b], frozenset({"default/a"})) == []
+
+
 # --- against a sandbox ------------------------------------------------------------------------
 
 
@@ -89,6 +104,7 @@ def cluster(make_sandbox: Callable[[], Sandbox]) -> Sandbox:
     c.add_pod("rooty", node="n2", host_users=True)
     c.add_pod("ovl-a", node="n2", host_id=655360)
     c.add_pod("ovl-b", node="n2", host_id=655360)
+    c.add_pod("lying", node="n2", host_id=720896, kubelet_record_host_id=786432)
     c.add_pod("iso3", node="n3", qos_class="Burstable")
     c.add_pod("netpod", node="n3", host_users=True)
     c.add_pod("waiting", node="n3", phase="Pending")
@@ -118,6 +134,7 @@ def test_all_namespaces(cluster: Sandbox) -> None:
         "iso1": "ISOLATED",
         "iso2": "ISOLATED",
         "iso3": "ISOLATED",
+        "lying": "NOT ISOLATED",
         "netpod": "HOST USERNS",
         "orphan": f"UNKNOWN: cannot reach node gone over SSH at {gone.address}:{gone.port} "
         "(connection refused); check that sshd runs there and the address is right, or use "
@@ -150,9 +167,14 @@ def test_all_namespaces(cluster: Sandbox) -> None:
     assert "candidate for hostUsers: false" in _line(findings, "default/rooty")
     net = _line(findings, "default/netpod")
     assert net.startswith("INFO") and "uses hostNetwork, which hostUsers: false forbids" in net
-    not_isolated = [line for line in findings.splitlines() if " not-isolated " in line]
-    assert len(not_isolated) == 2
-    assert "asks for hostUsers: false but no-overlap: shares host IDs with pod" in not_isolated[0]
+    # the overlapping pods fail only no-overlap: the overlap finding says it all
+    assert [line.split()[1:4] for line in findings.splitlines() if " not-isolated " in line] == [
+        ["not-isolated", "n2", "default/lying"]
+    ]
+    assert (
+        "asks for hostUsers: false but kubelet-record: the kubelet allocated 0 786432 65536 "
+        "but the processes run with 0 720896 65536" in _line(findings, "default/lying")
+    )
     assert _line(findings, "unreachable").split()[:4] == [
         "UNKNOWN",
         "unreachable",
@@ -160,8 +182,8 @@ def test_all_namespaces(cluster: Sandbox) -> None:
         "default/orphan",
     ]
     assert run.stdout.rstrip().splitlines()[-1] == (
-        "audited 10 pod(s) on 4 node(s): 5 isolated, 2 not isolated, 2 in the host user "
-        "namespace, 1 unknown; 4 failing finding(s); 1 node(s) unreachable"
+        "audited 11 pod(s) on 4 node(s): 5 isolated, 3 not isolated, 2 in the host user "
+        "namespace, 1 unknown; 3 failing finding(s); 1 node(s) unreachable"
     )
 
 
@@ -216,7 +238,7 @@ def test_json(cluster: Sandbox) -> None:
     assert by_name["rooty"]["hostRootProcesses"] == 1
     assert by_name["rooty"]["uid"] == cluster.pod("rooty").uid
     kinds = sorted(f["kind"] for f in report["findings"])
-    assert kinds == ["host-root", "not-isolated", "not-isolated", "overlap"]
+    assert kinds == ["host-root", "not-isolated", "overlap"]
     assert report["nodes"] == [{"name": "n2", "probed": True, "error": ""}]
     assert report["summary"]["exitCode"] == 1
 
