@@ -94,6 +94,16 @@ ImageFlag = Annotated[
         show_default=False,
     ),
 ]
+ProbeTimeoutFlag = Annotated[
+    float,
+    typer.Option(
+        "--probe-timeout",
+        metavar="SECONDS",
+        help="With --via pod: seconds to wait for a probe pod to finish (image pull included).",
+        rich_help_panel=NODE_PANEL,
+        min=1.0,
+    ),
+]
 ProbeNamespaceFlag = Annotated[
     str | None,
     typer.Option(
@@ -124,6 +134,7 @@ class PodAccessOptions:
         *,
         ssh_flags: dict[str, object],
         local: bool,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> PodAccessOptions | None:
         """None for ``--via ssh``; conflicts are named by flag."""
         if via not in ("ssh", "pod"):
@@ -132,6 +143,8 @@ class PodAccessOptions:
             given = [
                 f for f, v in (("--image", image), ("--probe-namespace", probe_namespace)) if v
             ]
+            if timeout != DEFAULT_TIMEOUT:
+                given.append("--probe-timeout")
             if given:
                 raise UsageError(f"{', '.join(given)} only apply with --via pod; add --via pod.")
             return None
@@ -148,7 +161,11 @@ class PodAccessOptions:
             )
         if image is not None and not image.strip():
             raise UsageError("--image must name an image, e.g. busybox:1.36.")
-        return cls(image=image or DEFAULT_IMAGE, namespace=probe_namespace or DEFAULT_NAMESPACE)
+        return cls(
+            image=image or DEFAULT_IMAGE,
+            namespace=probe_namespace or DEFAULT_NAMESPACE,
+            timeout=timeout,
+        )
 
 
 def probe_pod_manifest(
@@ -346,9 +363,8 @@ class PodRunner:
             if time.monotonic() > deadline:
                 raise NodeUnreachableError(
                     f"the probe pod {name} on node {self.node} did not finish within "
-                    f"{self._options.timeout:g} s (phase {phase or 'unknown'}); check the node "
-                    f"with 'kubectl describe pod -n {self._options.namespace} {name}' next time, "
-                    "and that the node has /etc/subuid and /etc/subgid."
+                    f"{self._options.timeout:g} s (phase {phase or 'unknown'}); check that the "
+                    "node is Ready and has /etc/subuid and /etc/subgid, or raise --probe-timeout."
                 )
             if self._cancel.wait(pause):
                 raise KeyboardInterrupt

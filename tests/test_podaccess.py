@@ -263,3 +263,38 @@ def test_ctrl_c_deletes_the_probe_pod(cluster: Sandbox, no_leftovers: None) -> N
     assert (proc.returncode, out) == (130, "")
     assert err.startswith("error: interrupted")
     assert _probe_processes() == []  # the kubelet killed the container on delete
+
+
+def test_a_node_that_never_runs_the_probe_pod(cluster: Sandbox, no_leftovers: None) -> None:
+    # a Node object with no sandbox node behind it: its probe pod stays Pending
+    from kubectl_userns.sandbox.objects import make_node, make_pod
+
+    cluster.store.put("nodes", make_node("silent", "127.0.0.254"))
+    cluster.store.put(
+        "pods",
+        make_pod(
+            "lost",
+            "quiet",
+            uid="0b8e7a52-6f1c-4a1e-9d55-000000000001",
+            node_name="silent",
+            host_ip="127.0.0.254",
+            containers=[("c", "debian", "cri-o://" + "0" * 64)],
+            host_users=False,
+        ),
+    )
+    try:
+        run = cli(cluster, "audit", "-n", "quiet", "--via", "pod", "--probe-timeout", "1")
+        assert run.exit_code == 3, run.stdout + run.stderr
+        assert run.stderr == ""
+        row = run.stdout.splitlines()[1]
+        assert row.split()[:3] == ["quiet", "lost", "silent"]
+        assert "UNKNOWN: the probe pod kubectl-userns-probe-" in row
+        assert "on node silent did not finish within 1 s (phase Pending)" in row
+        inspect = cli(
+            cluster, "inspect", "lost", "-n", "quiet", "--via", "pod", "--probe-timeout", "1"
+        )
+        assert (inspect.exit_code, inspect.stdout) == (3, "")
+        assert inspect.stderr.endswith("or raise --probe-timeout.\n")
+    finally:
+        cluster.store.delete("pods", "lost", "quiet")
+        cluster.store.delete("nodes", "silent")

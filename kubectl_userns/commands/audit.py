@@ -32,7 +32,13 @@ from kubectl_userns.options import (
     SshTimeoutFlag,
     SshUserFlag,
 )
-from kubectl_userns.podaccess import ImageFlag, PodAccessOptions, ProbeNamespaceFlag, ViaFlag
+from kubectl_userns.podaccess import (
+    ImageFlag,
+    PodAccessOptions,
+    ProbeNamespaceFlag,
+    ProbeTimeoutFlag,
+    ViaFlag,
+)
 
 HELP = """Audit the user-namespace isolation of every running pod, node by node.
 
@@ -107,6 +113,7 @@ def audit(
     via: ViaFlag = "ssh",
     image: ImageFlag = None,
     probe_namespace: ProbeNamespaceFlag = None,
+    probe_timeout: ProbeTimeoutFlag = 120.0,
 ) -> None:
     out = OutputOptions.from_flags(output, no_headers)
     if all_namespaces and namespace is not None:
@@ -118,6 +125,7 @@ def audit(
         image,
         probe_namespace,
         local=local,
+        timeout=probe_timeout,
         ssh_flags={
             "--ssh-user": ssh_user,
             "--ssh-key": ssh_key,

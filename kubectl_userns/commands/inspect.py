@@ -36,7 +36,13 @@ from kubectl_userns.options import (
     SshTimeoutFlag,
     SshUserFlag,
 )
-from kubectl_userns.podaccess import ImageFlag, PodAccessOptions, ProbeNamespaceFlag, ViaFlag
+from kubectl_userns.podaccess import (
+    ImageFlag,
+    PodAccessOptions,
+    ProbeNamespaceFlag,
+    ProbeTimeoutFlag,
+    ViaFlag,
+)
 
 HELP = """Prove on the node that a pod is isolated by its user namespace.
 
@@ -82,6 +88,7 @@ def inspect(
     via: ViaFlag = "ssh",
     image: ImageFlag = None,
     probe_namespace: ProbeNamespaceFlag = None,
+    probe_timeout: ProbeTimeoutFlag = 120.0,
 ) -> None:
     out = OutputOptions.from_flags(output, no_headers)
     pod_access = PodAccessOptions.from_flags(
@@ -89,6 +96,7 @@ def inspect(
         image,
         probe_namespace,
         local=local,
+        timeout=probe_timeout,
         ssh_flags={
             "--ssh-user": ssh_user,
             "--ssh-key": ssh_key,
