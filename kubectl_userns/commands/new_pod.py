@@ -1,12 +1,124 @@
-"""Placeholder until the new_pod command lands (owned by the new-pod/convert helper)."""
+"""``kubectl userns new-pod``: print a manifest that asks for a user namespace."""
 
 from __future__ import annotations
 
-from kubectl_userns.errors import UsageError
+import json
+from enum import Enum
+from typing import Annotated
 
-HELP = "Not implemented yet."
-EPILOG = "Examples:\n  kubectl userns new-pod"
+import typer
+
+from kubectl_userns.manifests import PodRequest, build_manifest, to_yaml
+
+HELP = """Print a manifest with spec.hostUsers: false (a pod in its own user namespace).
+
+With no arguments it prints the Kubernetes documentation's example: pod testpod, container
+shell, image debian, command sleep infinity. For workload kinds hostUsers: false goes into the
+pod template. The output is ready for 'kubectl apply -f -'."""
+
+EPILOG = """Examples:
+  kubectl userns new-pod
+  kubectl userns new-pod | kubectl apply -f -
+  kubectl userns new-pod web --image nginx --kind deployment --replicas 3 --restricted
+  kubectl userns new-pod nightly --kind cronjob --schedule '0 3 * * *' -- /bin/backup --all
+  kubectl userns new-pod testpod -n shop -o json"""
 
 
-def new_pod() -> None:
-    raise UsageError("new-pod is not implemented yet.")
+class ManifestFormat(str, Enum):
+    yaml = "yaml"
+    json = "json"
+
+
+class Kind(str, Enum):
+    pod = "pod"
+    deployment = "deployment"
+    statefulset = "statefulset"
+    daemonset = "daemonset"
+    job = "job"
+    cronjob = "cronjob"
+
+
+def new_pod(
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[NAME] [-- COMMAND [ARGS...]]",
+            help="Name of the object (default testpod), then the container's command after --.",
+            show_default=False,
+        ),
+    ] = None,
+    image: Annotated[
+        str, typer.Option("--image", metavar="IMAGE", help="Container image.")
+    ] = "debian",
+    container: Annotated[
+        str | None,
+        typer.Option(
+            "--container",
+            "-c",
+            metavar="NAME",
+            help="Container name (default: shell for the example, else NAME).",
+            show_default=False,
+        ),
+    ] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option(
+            "--namespace",
+            "-n",
+            metavar="NAMESPACE",
+            help="Set metadata.namespace.",
+            show_default=False,
+        ),
+    ] = None,
+    kind: Annotated[
+        Kind, typer.Option("--kind", case_sensitive=False, help="What to create.")
+    ] = Kind.pod,
+    replicas: Annotated[
+        int | None,
+        typer.Option(
+            "--replicas",
+            metavar="N",
+            help="Replicas (deployment, statefulset; default 1).",
+            show_default=False,
+        ),
+    ] = None,
+    schedule: Annotated[
+        str | None,
+        typer.Option(
+            "--schedule",
+            metavar="CRON",
+            help="Cron schedule (cronjob; default @hourly).",
+            show_default=False,
+        ),
+    ] = None,
+    restricted: Annotated[
+        bool,
+        typer.Option(
+            "--restricted",
+            help="Harden for Pod Security 'restricted': seccomp RuntimeDefault, no privilege "
+            "escalation, drop ALL capabilities (runAsNonRoot is not needed with hostUsers: "
+            "false).",
+        ),
+    ] = False,
+    output: Annotated[
+        ManifestFormat,
+        typer.Option(
+            "--output", "-o", metavar="FORMAT", help="yaml or json.", case_sensitive=False
+        ),
+    ] = ManifestFormat.yaml,
+) -> None:
+    request = PodRequest.from_flags(
+        args=list(args or []),
+        image=image,
+        container=container,
+        namespace=namespace,
+        kind=Kind(kind).value,
+        replicas=replicas,
+        schedule=schedule,
+        restricted=restricted,
+    )
+    manifest = build_manifest(request)
+    if ManifestFormat(output) is ManifestFormat.json:
+        typer.echo(json.dumps(manifest, indent=2))
+    else:
+        typer.echo(to_yaml(manifest), nl=False)
