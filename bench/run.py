@@ -90,7 +90,8 @@ def import_profile(args: list[str], env: dict[str, str]) -> tuple[float, list[st
         match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)", line)
         if match:
             rows.append((int(match.group(2)), len(match.group(3)), match.group(4)))
-    top = [r for r in rows if r[1] == 1]
+    level = min((r[1] for r in rows), default=0)
+    top = [r for r in rows if r[1] == level]
     total = sum(r[0] for r in top) / 1000
     names = {r[2].split(".")[0] for r in rows}
     heavy = bool(names & {"kubernetes", "paramiko"})

@@ -1,4 +1,4 @@
-# kubectl-userns inspect probe: read-only, POSIX sh + coreutils (readlink, tr).
+# kubectl-userns inspect probe: read-only, POSIX sh + coreutils (readlink, tr, head).
 # Usage: sh -s -- KUBELET_ROOT POD_UID [POD_UID...]
 # Records (TAB-separated, see docs/probe-format.md):
 #   host      SELF_USERNS PID1_USERNS            (the probe shell's and PID 1's user namespace)
@@ -7,7 +7,8 @@
 #   getsubids uid|gid OUTPUT                     (getsubids [-g] kubelet, ',' joined; absent: -)
 #   tried     POD_UID PATH                       (cgroup directories looked at for the pod)
 #   poddir    POD_UID PATH                       (the pod's cgroup directory)
-#   proc      POD_UID PID CGROUP_DIR UID GID UID_MAP GID_MAP USERNS COMM CMDLINE
+#   proc      POD_UID PID CGROUP_DIR UID GID UID_MAP GID_MAP USERNS COMM (CMDLINE, now empty)
+#   cmdline   POD_UID PID CMDLINE                (after the pod's proc records; may repeat)
 #   gone      POD_UID PID CGROUP_DIR             (exited while being read: normal)
 #   record    POD_UID JSON | norecord POD_UID REASON  (KUBELET_ROOT/pods/POD_UID/userns)
 #   other     POD_DIR PID UID_MAP USERNS         (first process of every other pod on the node)
@@ -68,13 +69,34 @@ read_proc() { # $1 uid $2 pid $3 cgroup dir; prints proc or gone
   umap=$map
   map_of "/proc/$p/gid_map" 2>/dev/null || { printf 'gone\t%s\t%s\t%s\n' "$1" "$p" "$3"; return; }
   gmap=$map
-  ns=$(readlink "/proc/$p/ns/user" 2>/dev/null) || ns=-
+  # most processes share the previous one's namespace: test -ef saves a readlink fork
+  if [ -n "${last_ns_pid:-}" ] && [ "/proc/$p/ns/user" -ef "/proc/$last_ns_pid/ns/user" ] \
+    2>/dev/null; then
+    ns=$last_ns
+  else
+    ns=$(readlink "/proc/$p/ns/user" 2>/dev/null) || ns=-
+    last_ns=$ns last_ns_pid=$p
+  fi
   comm=-
   read -r comm < "/proc/$p/comm" 2>/dev/null || { printf 'gone\t%s\t%s\t%s\n' "$1" "$p" "$3"; return; }
-  cmd=$(tr '\0\t\n' '   ' < "/proc/$p/cmdline" 2>/dev/null)
   [ -d "/proc/$p" ] || { printf 'gone\t%s\t%s\t%s\n' "$1" "$p" "$3"; return; }
-  printf 'proc\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$p" "$3" "$u" "$g" "$umap" \
-    "$gmap" "$ns" "$(clean "$comm")" "${cmd% }"
+  printf 'proc\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n' "$1" "$p" "$3" "$u" "$g" "$umap" \
+    "$gmap" "$ns" "$(clean "$comm")"
+  cmdfiles="$cmdfiles /proc/$p/cmdline"
+}
+
+print_cmdlines() { # $1 uid: the command lines of $cmdfiles, all in two forks
+  [ -n "$cmdfiles" ] || return 0
+  # shellcheck disable=SC2086 # /proc/N/cmdline paths have no blanks
+  { head -v -c 4096 $cmdfiles 2>/dev/null; echo; } | tr '\0\t' '  ' |
+    while IFS= read -r line; do
+      case $line in
+        '==> /proc/'*'/cmdline <==') cp=${line#==> /proc/}; cp=${cp%%/*} ;;
+        '') ;;
+        *) printf 'cmdline\t%s\t%s\t%s\n' "$1" "$cp" "${line% }" ;;
+      esac
+    done
+  cmdfiles=
 }
 
 find_pod_dir() { # $1 uid -> $poddir or empty; prints tried records
@@ -109,6 +131,7 @@ each_procs_file() { # $1 dir: the cgroup.procs files of it and up to 3 levels be
 }
 
 targets=" "
+cmdfiles=
 for uid in "$@"; do
   targets="$targets$uid "
   find_pod_dir "$uid"
@@ -120,6 +143,7 @@ for uid in "$@"; do
         read_proc "$uid" "$pid" "$dir"
       done < "$f"
     done
+    print_cmdlines "$uid"
     last_poddir=$poddir
   fi
   rec="$kroot/pods/$uid/userns"

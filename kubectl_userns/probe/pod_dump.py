@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kubectl_userns.errors import ProbeError
 from kubectl_userns.idmap import (
@@ -102,6 +102,7 @@ def parse_pod_dump(text: str, uid: str, node: str) -> PodDump:
     record: KubeletUsernsRecord | None = None
     problem = "no record line"
     others: dict[str, KubeletUsernsRecord] = {}
+    cmdlines: dict[int, str] = {}
     other_pods: list[OtherPod] = []
     for rec in records:
         f = rec.fields
@@ -115,13 +116,16 @@ def parse_pod_dump(text: str, uid: str, node: str) -> PodDump:
             getsubids[f[0]] = (
                 None if f[1] == "-" else tuple(parse_getsubids(f[1].replace(",", "\n")))
             )
-        elif rec.tag in ("tried", "poddir", "proc", "gone", "record", "norecord"):
+        elif rec.tag in ("tried", "poddir", "proc", "gone", "record", "norecord", "cmdline"):
             if not f or f[0] != uid:
                 continue
             if rec.tag == "tried" and len(f) >= 2:
                 tried.append(f[1])
             elif rec.tag == "poddir" and len(f) >= 2:
                 pod_dir = f[1]
+            elif rec.tag == "cmdline" and len(f) >= 3 and f[1].isdigit():
+                pid = int(f[1])
+                cmdlines[pid] = f"{cmdlines[pid]} {f[2]}" if pid in cmdlines else f[2]
             elif rec.tag == "gone" and len(f) >= 2:
                 vanished.append(_pid(f[1], rec, node))
             elif rec.tag == "proc":
@@ -168,7 +172,9 @@ def parse_pod_dump(text: str, uid: str, node: str) -> PodDump:
         getsubids_gid=getsubids["gid"],
         pod_dir=pod_dir,
         tried=tuple(tried),
-        processes=tuple(processes),
+        processes=tuple(
+            replace(p, cmdline=cmdlines[p.pid]) if p.pid in cmdlines else p for p in processes
+        ),
         vanished=tuple(vanished),
         record=record,
         record_problem=problem,
