@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kubectl_userns.errors import ProbeError
+from kubectl_userns.errors import (
+    EXIT_CHECK_FAILED,
+    HostKeyError,
+    NodeAuthError,
+    NodeUnreachableError,
+    NotFoundError,
+    ProbeError,
+    UsageError,
+    UsernsError,
+)
 from kubectl_userns.options import (
     AddressType,
     ClusterOptions,
@@ -29,6 +38,9 @@ from kubectl_userns.options import (
     SshTimeoutFlag,
     SshUserFlag,
 )
+
+if TYPE_CHECKING:
+    from kubectl_userns.kubeapi import KubeClient
 
 HELP = """Check a node's prerequisites for user namespaces and say what to fix.
 
@@ -88,6 +100,148 @@ def verify_node(
         ssh_timeout=ssh_timeout,
         kubelet_root=kubelet_root,
     )
-    cluster = ClusterOptions(kubeconfig, None, None, request_timeout)
-    del out, access, cluster, node, probe, context
-    raise ProbeError("verify-node is not implemented yet.")
+    cluster = ClusterOptions(kubeconfig, context, None, request_timeout)
+    report, node_error = run_verify_node(node, cluster, access, probe=probe)
+    typer.echo(render_report(report, out), nl=False)
+    if node_error is not None:
+        raise node_error  # exit 3 at the boundary, after the API part of the report
+    raise typer.Exit(EXIT_CHECK_FAILED if report["summary"]["failed"] else 0)
+
+
+def find_node(client: KubeClient, query: str) -> dict[str, Any]:
+    """The Node object for a full name, or for an unambiguous part of one."""
+    from kubectl_userns.nodes import resolve_node_name
+
+    try:
+        return client.get_node(query)
+    except NotFoundError:
+        pass
+    names = [str((n.get("metadata") or {}).get("name", "")) for n in client.list_nodes()]
+    return client.get_node(resolve_node_name(query, names))
+
+
+def run_verify_node(
+    query: str, cluster: ClusterOptions, access: NodeAccessOptions, *, probe: bool
+) -> tuple[dict[str, Any], UsernsError | None]:
+    """Read the Node and the kubelet's config, probe the node once, and judge.
+
+    Returns the report and, when the node could not be reached or probed, the error to raise
+    after printing the API part of the report.
+    """
+    import threading
+
+    from kubectl_userns.kubeapi import KubeClient
+    from kubectl_userns.nodeaccess import NodeRunner, SSHRunner, node_address, open_runner
+    from kubectl_userns.nodecheck import (
+        Context,
+        build_report,
+        node_info,
+        settings_from_configz,
+        settings_from_node,
+    )
+    from kubectl_userns.probe import load_script
+    from kubectl_userns.probe.node_dump import NodeDump, parse_node_dump
+
+    client = KubeClient.from_options(cluster)
+    node_obj = find_node(client, query)
+    info = node_info(node_obj)
+    name = info.name
+    node_error: UsernsError | None = None
+    runner: NodeRunner | None = None
+    try:
+        address = None
+        if not access.local and not access.ssh_host:
+            address = node_address(node_obj, access.ssh_address_type)
+        runner = open_runner(name, address, access)
+    except (NodeUnreachableError, HostKeyError, NodeAuthError, UsageError) as exc:
+        if isinstance(exc, UsageError):
+            raise
+        node_error = exc
+
+    # the SSH handshake, /configz and the node's pod list all run at the same time
+    connect_error: list[UsernsError] = []
+    pods: dict[str, str] = {}
+
+    def connect() -> None:
+        try:
+            if isinstance(runner, SSHRunner):
+                runner.connect()
+        except UsernsError as exc:
+            connect_error.append(exc)
+
+    def list_pods() -> None:
+        try:
+            items = client.list_pods(None, field_selector=f"spec.nodeName={name}")
+        except UsernsError:
+            return  # names are a courtesy: without them the report shows pod UIDs only
+        for pod in items:
+            meta = pod.get("metadata") or {}
+            pods[str(meta.get("uid", ""))] = f"{meta.get('namespace')}/{meta.get('name')}"
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (connect, list_pods)]
+    for thread in threads:
+        thread.start()
+    dump: NodeDump | None = None
+    try:
+        configz, configz_problem = client.get_configz(name)
+        threads[0].join()
+        if connect_error:
+            node_error = connect_error[0]
+        if runner is not None and node_error is None:
+            args = [access.kubelet_root, *(["probe"] if probe else [])]
+            try:
+                output = runner.run(load_script("node"), args)
+                if output.exit_status != 0:
+                    raise ProbeError(
+                        f"the node probe failed on node {name} (exit {output.exit_status}: "
+                        f"{output.stderr.strip()[:200] or 'no message'}); check that the node "
+                        "has a POSIX sh."
+                    )
+                dump = parse_node_dump(output.stdout, name)
+            except (NodeUnreachableError, HostKeyError, NodeAuthError, ProbeError) as exc:
+                node_error = exc
+        threads[1].join()
+    finally:
+        if runner is not None:
+            runner.close()
+    if configz is not None:
+        settings = settings_from_configz(configz)
+    else:
+        settings = settings_from_node(dump, configz_problem)
+    ctx = Context(
+        info=info,
+        settings=settings,
+        dump=dump,
+        kubelet_root=access.kubelet_root,
+        probe_requested=probe,
+        pods=dict(pods),
+    )
+    report = build_report(ctx, node_error=node_error.message if node_error else "")
+    return report, node_error
+
+
+def render_report(report: dict[str, Any], out: OutputOptions) -> str:
+    """The checklist table, the fixes as numbered lines and a summary line; or the data."""
+    from kubectl_userns.nodecheck import summary_line
+    from kubectl_userns.render import render_data, render_table
+
+    if out.format in (OutputFormat.json, OutputFormat.yaml):
+        return render_data(report, out.format.value)
+    wide = out.format is OutputFormat.wide
+    headers = ["CHECK", "STATUS", "OBSERVED", "EXPECTED", "SOURCE"]
+    if wide:
+        headers.append("FIX")
+    rows = []
+    fixes: list[str] = []
+    for check in report["checks"]:
+        row = [check["id"], check["status"], check["observed"], check["expected"], check["source"]]
+        if wide:
+            row.append(check["fix"] or "-")
+        rows.append(row)
+        if check["fix"] and check["status"] in ("FAIL", "WARN"):
+            fixes.append(f"{len(fixes) + 1}. {check['id']}: {check['fix']}")
+    parts = [render_table(headers, rows, no_headers=out.no_headers), ""]
+    if fixes and not wide:
+        parts += ["Fixes:", *fixes, ""]
+    parts.append(summary_line(report))
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,343 @@
+# kubectl-userns node probe: what a node needs for user namespaces. POSIX sh, coreutils, sed.
+# Read-only, unless the second argument is "probe": then it also proves idmapped mounts inside a
+# private mount namespace that ends with the probe (unshare -m, propagation private); the mounts
+# it makes are never attached outside that namespace, so nothing is left behind.
+# Usage: sh -s -- KUBELET_ROOT [probe]
+# Records (TAB-separated, see docs/probe-format.md):
+#   whoami    UID                               (the probe shell's UID; root reads everything)
+#   kernel    RELEASE                           (uname -r)
+#   sysctl    user.max_user_namespaces VALUE    (- when unreadable)
+#   cgroupfs  TYPE                              (filesystem of /sys/fs/cgroup: cgroup2fs on v2)
+#   mount     FSTYPE MOUNTPOINT SUPER_OPTIONS   (every cgroup2 and cgroup v1 mount)
+#   rootfs    KUBELET_ROOT MOUNTPOINT FSTYPE SOURCE STATFS_TYPE  (the mount under the kubelet root)
+#   user      kubelet UID GID | nouser kubelet  (the kubelet user)
+#   subidfile uid|gid ok|missing|unreadable     (/etc/subuid, /etc/subgid)
+#   subid     uid|gid LINE                      (every non-comment line of those files)
+#   getsubids PATH | nogetsubids -              (getsubids found on PATH or in the usual places)
+#   subids    uid|gid EXIT OUTPUT               (getsubids [-g] kubelet, lines joined with ',')
+#   runtime   crun|runc PATH FIRST_LINE         (each OCI runtime binary and its --version)
+#   runtimeconf FILE KEY VALUE                  (CRI-O default_runtime/runtime_path, containerd
+#                                                BinaryName)
+#   kubelet   PID ARGS                          (a running kubelet's command line)
+#   kubeletconfig PATH BASE64                   (its --config file, else KUBELET_ROOT/config.yaml)
+#   userns    POD_UID CONTENT                   (every KUBELET_ROOT/pods/*/userns record)
+#   usernsbad POD_UID REASON                    (a record that cannot be read)
+#   idmap     STEP ok|fail|skip DETAIL          (probe only; STEP: tool, userns, tmpfs, bind)
+set -u
+kroot=$1
+mode=${2:-}
+tab=$(printf '\t')
+printf 'probe\tkubectl-userns\t1\tnode\n'
+
+clean() { # one field: no TAB, no newline
+  printf '%s' "$1" | tr '\t\n' '  '
+}
+
+printf 'whoami\t%s\n' "$(id -u 2>/dev/null || echo -)"
+printf 'kernel\t%s\n' "$(uname -r)"
+# cat, not read: a sysctl file answers only a read at offset 0, and dash reads byte by byte
+v=$(cat /proc/sys/user/max_user_namespaces 2>/dev/null) || v=-
+printf 'sysctl\tuser.max_user_namespaces\t%s\n' "$v"
+printf 'cgroupfs\t%s\n' "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null || echo -)"
+
+best= bestfs=- bestsrc=-
+while read -r _id _parent _dev _root mnt _opts rest; do
+  fstype=${rest#*- }
+  fstype=${fstype%% *}
+  src=${rest#*- "$fstype" }
+  src=${src%% *}
+  super=${rest##* }
+  case $fstype in
+    cgroup2 | cgroup) printf 'mount\t%s\t%s\t%s\n' "$fstype" "$mnt" "$super" ;;
+  esac
+  case "$kroot/" in
+    "${mnt%/}/"*)
+      if [ -z "$best" ] || [ "${#mnt}" -ge "${#best}" ]; then best=$mnt bestfs=$fstype bestsrc=$src; fi ;;
+  esac
+done < /proc/self/mountinfo
+statfs=$(stat -f -c %T "$kroot" 2>/dev/null) || statfs=-
+printf 'rootfs\t%s\t%s\t%s\t%s\t%s\n' "$kroot" "${best:--}" "$bestfs" "$bestsrc" "$statfs"
+
+pw=$(getent passwd kubelet 2>/dev/null </dev/null) || pw=
+if [ -z "$pw" ] && [ -r /etc/passwd ]; then
+  while IFS= read -r line; do
+    case $line in kubelet:*) pw=$line ;; esac
+  done < /etc/passwd
+fi
+if [ -n "$pw" ]; then
+  IFS=: read -r _n _x pw_uid pw_gid _rest <<EOF
+$pw
+EOF
+  printf 'user\tkubelet\t%s\t%s\n' "$pw_uid" "$pw_gid"
+else
+  printf 'nouser\tkubelet\n'
+fi
+
+for kind in uid gid; do
+  file=/etc/sub$kind
+  if [ ! -e "$file" ]; then
+    printf 'subidfile\t%s\tmissing\n' "$kind"
+  elif [ ! -r "$file" ]; then
+    printf 'subidfile\t%s\tunreadable\n' "$kind"
+  else
+    printf 'subidfile\t%s\tok\n' "$kind"
+    while IFS= read -r line || [ -n "$line" ]; do
+      case $line in '' | '#'*) continue ;; esac
+      printf 'subid\t%s\t%s\n' "$kind" "$(clean "$line")"
+    done < "$file"
+  fi
+done
+
+# executables named $1 on PATH and in the usual places (one path a line, duplicates removed)
+find_exe() {
+  name=$1
+  shift
+  seen=" "
+  old_ifs=$IFS
+  IFS=:
+  set -f
+  for d in $PATH "$@"; do
+    IFS=$old_ifs
+    [ -n "$d" ] || continue
+    p=$d/$name
+    case $d in */"$name") p=$d ;; esac # a full path from a runtime config
+    [ -f "$p" ] && [ -x "$p" ] || continue
+    real=$(readlink -f "$p" 2>/dev/null) || real=$p
+    case $seen in *" $real "*) continue ;; esac
+    seen="$seen$real "
+    printf '%s\n' "$p"
+  done
+  set +f
+  IFS=$old_ifs
+}
+
+usual="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+gs=$(find_exe getsubids $usual | head -n 1)
+if [ -n "$gs" ]; then
+  printf 'getsubids\t%s\n' "$gs"
+  for kind in uid gid; do
+    if [ "$kind" = uid ]; then
+      out=$("$gs" kubelet 2>&1 </dev/null)
+    else
+      out=$("$gs" -g kubelet 2>&1 </dev/null)
+    fi
+    rc=$?
+    printf 'subids\t%s\t%s\t%s\n' "$kind" "$rc" "$(printf '%s' "$out" | tr '\t\n' ' ,')"
+  done
+else
+  printf 'nogetsubids\t-\n'
+fi
+
+# OCI runtimes: what CRI-O and containerd are configured with, then the binaries themselves
+confpaths=
+for f in /etc/crio/crio.conf /etc/crio/crio.conf.d/* /etc/containerd/config.toml; do
+  [ -f "$f" ] && [ -r "$f" ] || continue
+  while IFS= read -r line || [ -n "$line" ]; do
+    key=${line%%=*}
+    key=$(printf '%s' "$key" | tr -d ' \t')
+    case $key in
+      default_runtime | runtime_path | BinaryName)
+        value=${line#*=}
+        value=$(printf '%s' "$value" | tr -d ' \t"'"'")
+        printf 'runtimeconf\t%s\t%s\t%s\n' "$f" "$key" "$(clean "$value")"
+        case $key in runtime_path | BinaryName) confpaths="$confpaths:$value" ;; esac ;;
+    esac
+  done < "$f"
+done
+old_ifs=$IFS
+IFS=:
+set -f
+set -- $confpaths
+IFS=$old_ifs
+for name in crun runc; do
+  for p in $(find_exe "$name" $usual /usr/libexec/crio /usr/lib/cri-o-runc/sbin /usr/libexec/podman "$@"); do
+    set +f
+    first=$(timeout 5 "$p" --version 2>&1 </dev/null | head -n 1)
+    printf 'runtime\t%s\t%s\t%s\n' "$name" "$p" "$(clean "$first")"
+  done
+done
+set +f
+
+# the kubelet's own configuration file, for when the API cannot serve /configz
+cfg=
+for d in /proc/[0-9]*; do
+  comm=
+  read -r comm 2>/dev/null < "$d/comm" || continue
+  [ "$comm" = kubelet ] || continue
+  args=$(tr '\0' '\n' 2>/dev/null < "$d/cmdline") || continue
+  printf 'kubelet\t%s\t%s\n' "${d#/proc/}" "$(printf '%s' "$args" | tr '\t\n' '  ')"
+  cfg=$(printf '%s\n' "$args" | sed -n -e 's/^--config=//p' -e '/^--config$/{n;p;}' | head -n 1)
+  break
+done
+[ -n "$cfg" ] || cfg=$kroot/config.yaml
+if [ -f "$cfg" ] && [ -r "$cfg" ]; then
+  printf 'kubeletconfig\t%s\t%s\n' "$cfg" "$(head -c 262144 "$cfg" | base64 | tr -d '\n')"
+fi
+
+for f in "$kroot"/pods/*/userns; do
+  [ -e "$f" ] || continue
+  pod=${f%/userns}
+  pod=${pod##*/}
+  if [ -r "$f" ]; then
+    printf 'userns\t%s\t%s\n' "$pod" "$(head -c 4096 "$f" | tr '\t\n' '  ')"
+  else
+    printf 'usernsbad\t%s\tunreadable\n' "$pod"
+  fi
+done
+
+# --- --probe: prove idmapped mounts instead of inferring them ------------------------------
+
+# Python with ctypes: a user namespace from fork+unshare, then a new tmpfs (fsopen/fsmount) and
+# a clone of the kubelet root (open_tree) are idmapped with mount_setattr while still detached;
+# fstat through them must show root's files as the mapped UID. Detached mounts vanish with
+# their file descriptors. No single quotes in this text.
+py='
+import ctypes, errno, os, sys
+kroot = sys.argv[1]
+HOST = 65536
+def out(step, result, detail):
+    detail = " ".join(str(detail).split())
+    sys.stdout.write("idmap\t%s\t%s\t%s\n" % (step, result, detail))
+    sys.stdout.flush()
+def why(e):
+    return "%s %s" % (errno.errorcode.get(e, str(e)), os.strerror(e))
+arch = os.uname()[4]
+if arch.startswith(("alpha", "mips", "ia64")):
+    out("userns", "skip", "no syscall numbers for %s" % arch)
+    sys.exit(0)
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def call(nr, *args):
+    res = libc.syscall(ctypes.c_long(nr), *args)
+    if res < 0:
+        raise OSError(ctypes.get_errno(), "")
+    return res
+L = ctypes.c_long
+r1, w1 = os.pipe()
+r2, w2 = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(r1)
+    os.close(w2)
+    rc = libc.unshare(0x10000000)
+    os.write(w1, str(0 if rc == 0 else ctypes.get_errno()).encode())
+    os.read(r2, 1)
+    os._exit(0)
+os.close(w1)
+os.close(r2)
+status = int(os.read(r1, 16) or b"-1")
+ns = None
+try:
+    if status != 0:
+        raise OSError(status, "")
+    for name in ("uid_map", "gid_map"):
+        with open("/proc/%d/%s" % (pid, name), "w") as handle:
+            handle.write("0 %d 65536\n" % HOST)
+    ns = os.open("/proc/%d/ns/user" % pid, os.O_RDONLY)
+    out("userns", "ok", "user namespace with 0 %d 65536 created" % HOST)
+except OSError as exc:
+    out("userns", "fail", why(exc.errno) if exc.errno and exc.errno > 0 else str(exc))
+finally:
+    os.close(w2)
+    os.waitpid(pid, 0)
+class MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+def idmap(step, make, what):
+    if ns is None:
+        out(step, "skip", "no user namespace to map with")
+        return
+    try:
+        fd = make()
+    except OSError as exc:
+        out(step, "fail", "cannot create %s: %s" % (what, why(exc.errno)))
+        return
+    try:
+        before = os.fstat(fd).st_uid
+        attr = MountAttr(0x00100000, 0, 0, ns)
+        call(442, L(fd), ctypes.c_char_p(b""), L(0x1000), ctypes.byref(attr), L(32))
+        seen = os.fstat(fd)
+        if before == 0 and seen.st_uid == HOST and seen.st_gid == HOST:
+            out(step, "ok", "%s idmapped: UID 0 shows as %d" % (what, HOST))
+        else:
+            out(step, "fail", "%s: owner %d shows as %d after idmapping" % (what, before, seen.st_uid))
+    except OSError as exc:
+        out(step, "fail", "mount_setattr on %s: %s" % (what, why(exc.errno)))
+    finally:
+        os.close(fd)
+def new_tmpfs():
+    fs = call(430, ctypes.c_char_p(b"tmpfs"), L(1))
+    try:
+        call(431, L(fs), L(6), None, None, L(0))
+        return call(432, L(fs), L(1), L(0))
+    finally:
+        os.close(fs)
+def clone_root():
+    return call(428, L(-100), ctypes.c_char_p(kroot.encode()), L(1 | os.O_CLOEXEC))
+idmap("tmpfs", new_tmpfs, "a new tmpfs")
+idmap("bind", clone_root, "a bind mount of %s" % kroot)
+'
+
+# util-linux >= 2.39: mount -o X-mount.idmap, on a scratch tmpfs in the private namespace.
+ul='
+kroot=$1 d=
+for c in /run /mnt /tmp; do [ -d "$c" ] && { d=$c; break; }; done
+out() { printf "idmap\t%s\t%s\t%s\n" "$1" "$2" "$(printf "%s" "$3" | tr "\t\n" "  ")"; }
+if e=$(unshare -U true 2>&1); then out userns ok "unshare -U works"; else out userns fail "$e"; fi
+if ! e=$(mount -t tmpfs -o size=64k,mode=700 kubectl-userns-probe "$d" 2>&1); then
+  out tmpfs fail "cannot mount a scratch tmpfs on $d: $e"; exit 0
+fi
+mkdir "$d/t" "$d/b"
+if e=$(mount -t tmpfs -o X-mount.idmap=0:65536:65536 kubectl-userns-idmap "$d/t" 2>&1); then
+  u=$(stat -c %u "$d/t")
+  if [ "$u" = 65536 ]; then out tmpfs ok "a new tmpfs idmapped: UID 0 shows as 65536"
+  else out tmpfs fail "a new tmpfs: UID 0 shows as $u after idmapping"; fi
+else out tmpfs fail "$e"; fi
+if e=$(mount --bind -o X-mount.idmap=0:65536:65536 "$kroot" "$d/b" 2>&1); then
+  u=$(stat -c %u "$d/b")
+  if [ "$u" = 65536 ]; then out bind ok "a bind mount of $kroot idmapped: UID 0 shows as 65536"
+  else out bind fail "a bind mount of $kroot: its owner shows as $u after idmapping"; fi
+else out bind fail "$e"; fi
+'
+
+run_private() { # $1 what, then the command: run it in a private mount namespace, pass records on
+  what=$1
+  shift
+  res=$(unshare -m --propagation private "$@" 2>&1 </dev/null)
+  rc=$?
+  junk=
+  old_ifs=$IFS
+  IFS='
+'
+  set -f
+  for line in $res; do
+    case $line in "idmap$tab"*) printf '%s\n' "$line" ;; *) junk="$junk $line" ;; esac
+  done
+  set +f
+  IFS=$old_ifs
+  if [ "$rc" -ne 0 ] || [ -n "$junk" ]; then
+    printf 'idmap\terror\tfail\t%s exited %s:%s\n' "$what" "$rc" "$(clean "$junk")"
+  fi
+}
+
+if [ "$mode" = probe ]; then
+  ulver=$(mount --version 2>/dev/null </dev/null | sed -n 's/.*util-linux \([0-9][0-9]*\)\.\([0-9][0-9]*\).*/\1 \2/p' | head -n 1)
+  ulmajor=${ulver% *}
+  ulminor=${ulver#* }
+  py3=$(find_exe python3 $usual | head -n 1)
+  if ! command -v unshare >/dev/null 2>&1; then
+    printf 'idmap\ttool\tskip\tunshare (util-linux) is not installed, so no private mount namespace\n'
+  elif [ -n "$ulver" ] && { [ "$ulmajor" -gt 2 ] || { [ "$ulmajor" -eq 2 ] && [ "$ulminor" -ge 39 ]; }; }; then
+    printf 'idmap\ttool\tok\tmount from util-linux %s.%s (X-mount.idmap)\n' "$ulmajor" "$ulminor"
+    run_private "mount -o X-mount.idmap" sh -c "$ul" sh "$kroot"
+  elif [ -n "$py3" ]; then
+    printf 'idmap\ttool\tok\t%s (mount_setattr through ctypes; util-linux %s has no X-mount.idmap)\n' \
+      "$($py3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])' </dev/null 2>&1)" \
+      "$(printf '%s' "${ulver:-?}" | tr ' ' '.')"
+    run_private python3 "$py3" -c "$py" "$kroot"
+  else
+    printf 'idmap\ttool\tskip\tno tool here creates idmapped mounts: mount is util-linux %s (X-mount.idmap needs 2.39) and there is no python3\n' \
+      "$(printf '%s' "${ulver:-unknown}" | tr ' ' '.')"
+  fi
+fi
+printf 'end\n'
