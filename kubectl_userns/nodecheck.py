@@ -361,7 +361,7 @@ def pool_rules(pool: Pool, ids_per_pod: int, max_pods: int) -> list[PoolRule]:
         PoolRule(
             "pool-size",
             slots >= max_pods,
-            f"{pool.count} IDs = {slots} pod slots",
+            f"{pool.count} IDs = {slots} pod slot(s)",
             f">= maxPods {max_pods} x {ids_per_pod} = {max_pods * ids_per_pod}",
         ),
         PoolRule(
@@ -438,30 +438,31 @@ def kubelet_pool(dump: NodeDump, ids_per_pod: int) -> KubeletPool:
     file_uid = _owned(dump.subuid, owner)
     file_gid = _owned(dump.subgid, owner)
     if dump.getsubids_path is not None and dump.getsubids:
-        uid_out = dump.getsubids.get("uid")
-        gid_out = dump.getsubids.get("gid")
-        for kind, out in (("", uid_out), ("-g ", gid_out)):
+        problems: list[str] = []
+        pools: dict[str, list[Pool]] = {"uid": [], "gid": []}
+        raw: dict[str, tuple[str, ...]] = {"uid": (), "gid": ()}
+        for kind, flag in (("uid", ""), ("gid", "-g ")):
+            out = dump.getsubids.get(kind)
             if out is None or out.exit_status != 0 or not out.lines:
                 said = "; ".join(out.lines) if out is not None and out.lines else "nothing"
-                return KubeletPool(
-                    (),
-                    (),
-                    "getsubids",
-                    f"'getsubids {kind}kubelet' finds no range (it said: {said})",
+                problems.append(f"'getsubids {flag}kubelet' finds no range (it said: {said})")
+                continue
+            raw[kind] = out.lines
+            parsed = _getsubids_ranges(out.lines)
+            if parsed is None:
+                problems.append(
+                    f"'getsubids {flag}kubelet' printed what the kubelet cannot parse: "
+                    + "; ".join(out.lines)
                 )
-        assert uid_out is not None and gid_out is not None
-        uid_pools = _getsubids_ranges(uid_out.lines)
-        gid_pools = _getsubids_ranges(gid_out.lines)
-        if uid_pools is None or gid_pools is None:
-            return KubeletPool(
-                (),
-                (),
-                "getsubids",
-                "getsubids printed lines the kubelet cannot parse: "
-                + "; ".join(uid_out.lines + gid_out.lines),
-            )
+                continue
+            pools[kind] = parsed
         return KubeletPool(
-            tuple(uid_pools), tuple(gid_pools), "getsubids", "", uid_out.lines, gid_out.lines
+            tuple(pools["uid"]),
+            tuple(pools["gid"]),
+            "getsubids",
+            "; ".join(problems),
+            raw["uid"],
+            raw["gid"],
         )
     bad = [line.text for line in file_uid + file_gid if not line.valid]
     uid_pools = [Pool(x.start, x.count) for x in file_uid if x.valid]  # type: ignore[arg-type]
@@ -937,11 +938,10 @@ def pool_checks(ctx: Context, dump: NodeDump) -> list[Check]:
         checks.append(
             Check(
                 "subid-pool",
-                WARN,
-                f"none: kubelet default {pool.first}-{pool.last}",
+                SKIP,
+                f"no kubelet user: the default pool {pool.first}-{pool.last}",
                 "exactly one kubelet range",
                 NODE,
-                "create the kubelet user (see kubelet-user)",
             )
         )
         for rule in pool_rules(pool, ids, max_pods):
@@ -968,11 +968,12 @@ def pool_checks(ctx: Context, dump: NodeDump) -> list[Check]:
                 _pool_fix(ctx, dump, first_uid),
             )
         )
-        checks += [
-            Check(r, SKIP, "no pool to check", "", NODE) for r in ["pool-uid-gid", *rule_ids]
-        ]
-        return checks
-    if len(found.uid) > 1 or len(found.gid) > 1:
+        if not found.uid and not found.gid:
+            checks += [
+                Check(r, SKIP, "no pool to check", "", NODE) for r in ["pool-uid-gid", *rule_ids]
+            ]
+            return checks
+    elif len(found.uid) > 1 or len(found.gid) > 1:
         checks.append(
             Check(
                 "subid-pool",
@@ -1264,6 +1265,8 @@ def check_kubelet_root(ctx: Context) -> Check | None:
 
 
 def idmap_checks(ctx: Context, dump: NodeDump | None) -> list[Check]:
+    if dump is None:
+        return []  # the node was not reached
     if not ctx.probe_requested:
         return [
             Check(
@@ -1274,8 +1277,6 @@ def idmap_checks(ctx: Context, dump: NodeDump | None) -> list[Check]:
                 PROBE,
             )
         ]
-    if dump is None:
-        return []
     tool = dump.idmap_step("tool")
     error = dump.idmap_step("error")
     steps = (
@@ -1417,8 +1418,11 @@ def summary_line(report: dict[str, Any]) -> str:
     rest = f"{s['warnings']} warning(s), {s['skipped']} skipped"
     if s["verdict"] == "INCOMPLETE":
         return (
-            f"node {name}: INCOMPLETE - the node was not reached; {s['failed']} of the "
-            f"{len(report['checks'])} API checks failed, {rest}"
+            f"node {name}: INCOMPLETE - the node was not reached; of the "
+            f"{len(report['checks'])} checks from the API {s['passed']} passed, "
+            f"{s['failed']} failed"
+            + (f" ({', '.join(failed)})" if failed else "")
+            + f", {s['warnings']} warning(s)"
         )
     if failed:
         return (
