@@ -190,9 +190,8 @@ def test_stale_userns_record_outside_the_pool(cluster: Sandbox) -> None:
     assert failed(run) == ["userns-records"]
     check = checks(run)["userns-records"]
     assert check["observed"].startswith("2 of 2 record(s) the kubelet rejects")
-    assert f"{old.uid} (default/old): host IDs 13107200-13172735 outside the pool" in (
-        check["observed"]
-    )
+    outside = f"{old.uid} (default/old): host IDs 13107200-13172735 outside the pool"
+    assert outside in check["observed"]
     assert f"{gone} (no such pod in the API): length 131072" in check["observed"]
     assert old.uid in check["fix"] and gone in check["fix"]
 
