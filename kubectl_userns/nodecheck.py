@@ -1210,7 +1210,8 @@ def _record_problem(text: str | None, problem: str, pool: Pool | None, ids: int)
 def check_userns_records(ctx: Context, dump: NodeDump) -> Check:
     ids = ctx.ids_per_pod
     found = kubelet_pool(dump, ids)
-    pool = found.pool
+    # with UID and GID ranges at odds the kubelet does not start at all; judge by the UID one
+    pool = found.pool or (found.uid[0] if found.uid else None)
     root = dump.kubelet_root or ctx.kubelet_root
     pool_text = f"{pool.first}-{pool.last}" if pool else "unknown"
     expected = f"all inside the pool {pool_text}"
