@@ -281,8 +281,12 @@ idmap("bind", clone_root, "a bind mount of %s" % kroot)
 # util-linux >= 2.39: mount -o X-mount.idmap, on a scratch tmpfs in the private namespace.
 ul='
 kroot=$1 d=
-for c in /run /mnt /tmp; do [ -d "$c" ] && { d=$c; break; }; done
 out() { printf "idmap\t%s\t%s\t%s\n" "$1" "$2" "$(printf "%s" "$3" | tr "\t\n" "  ")"; }
+for c in /run /mnt /tmp /media; do # a scratch place that does not hide the kubelet root
+  case "$kroot/" in "$c"/*) continue ;; esac
+  [ -d "$c" ] && { d=$c; break; }
+done
+[ -n "$d" ] || { out tmpfs fail "no scratch directory to mount on"; exit 0; }
 if e=$(unshare -U true 2>&1); then out userns ok "unshare -U works"; else out userns fail "$e"; fi
 if ! e=$(mount -t tmpfs -o size=64k,mode=700 kubectl-userns-probe "$d" 2>&1); then
   out tmpfs fail "cannot mount a scratch tmpfs on $d: $e"; exit 0
