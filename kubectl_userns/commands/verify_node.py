@@ -116,8 +116,8 @@ def find_node(client: KubeClient, query: str) -> dict[str, Any]:
         return client.get_node(query)
     except NotFoundError:
         pass
-    names = [str((n.get("metadata") or {}).get("name", "")) for n in client.list_nodes()]
-    return client.get_node(resolve_node_name(query, names))
+    nodes = {str((n.get("metadata") or {}).get("name", "")): n for n in client.list_nodes()}
+    return nodes[resolve_node_name(query, list(nodes))]
 
 
 def run_verify_node(
