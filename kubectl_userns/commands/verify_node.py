@@ -13,7 +13,6 @@ from kubectl_userns.errors import (
     NodeUnreachableError,
     NotFoundError,
     ProbeError,
-    UsageError,
     UsernsError,
 )
 from kubectl_userns.options import (
@@ -153,10 +152,8 @@ def run_verify_node(
         if not access.local and not access.ssh_host:
             address = node_address(node_obj, access.ssh_address_type)
         runner = open_runner(name, address, access)
-    except (NodeUnreachableError, HostKeyError, NodeAuthError, UsageError) as exc:
-        if isinstance(exc, UsageError):
-            raise
-        node_error = exc
+    except (NodeUnreachableError, HostKeyError, NodeAuthError) as exc:
+        node_error = exc  # e.g. no address of that type: the API checks still run
 
     # the SSH handshake, /configz and the node's pod list all run at the same time
     connect_error: list[UsernsError] = []
