@@ -246,8 +246,10 @@ def _apply(text: str, edits: list[_Edit]) -> str:
         if edit.kind == "insert":
             at = edit.line
             # above the comment lines that belong to the spec's first key
-            while at > 0 and lines[at - 1].strip().startswith("#") and (
-                len(lines[at - 1]) - len(lines[at - 1].lstrip()) == edit.col
+            while (
+                at > 0
+                and lines[at - 1].strip().startswith("#")
+                and (len(lines[at - 1]) - len(lines[at - 1].lstrip()) == edit.col)
             ):
                 at -= 1
             lines.insert(at, " " * edit.col + "hostUsers: false\n")

@@ -449,7 +449,10 @@ def default_sandbox(state_dir: Path) -> Sandbox:
         )
         sandbox.add_pod("hostpod", node="wk1", host_users=True, containers=["shell"])
         sandbox.add_pod(
-            "web", node="wk1", qos_class="Burstable", containers=["nginx", "sidecar"],
+            "web",
+            node="wk1",
+            qos_class="Burstable",
+            containers=["nginx", "sidecar"],
             host_id=5177344,
         )
     except BaseException:
