@@ -13,6 +13,7 @@ drift (the test suite runs that check).
 from __future__ import annotations
 
 import argparse
+import platform
 import re
 import shlex
 import sys
@@ -101,6 +102,9 @@ VOLATILE = [
     (re.compile(r"user:\[\d+\]"), "user:[N]"),  # namespace inode numbers
     (re.compile(r"^(\S+(?: \(\w+\))?\s+)\d+", re.M), r"\1PID"),  # the PID column
     (re.compile(r"PIDs \d+(?:, \d+)*"), "PIDs N"),
+    # facts of the machine the examples ran on
+    (re.compile(re.escape(platform.release())), "KERNEL"),
+    (re.compile(r"max_user_namespaces=\d+"), "max_user_namespaces=N"),
     (re.compile(r" +"), " "),
 ]
 
