@@ -93,7 +93,7 @@ OutputFlag = Annotated[
         "--output",
         "-o",
         metavar="FORMAT",
-        help="Output format: table, wide (adds cgroup path and container ID), json or yaml.",
+        help="Output format: table, wide (more columns), json or yaml.",
         rich_help_panel=OUTPUT_PANEL,
         case_sensitive=False,
     ),
