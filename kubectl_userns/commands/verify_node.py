@@ -47,7 +47,7 @@ Reads the Node object and the kubelet's live configuration from the API, then ch
 itself in one read-only SSH round trip: kernel, container and OCI runtime versions, the
 kubelet's subordinate ID pool, cgroup version, max_user_namespaces, idmap support of the
 kubelet root's filesystem, and stale per-pod ID records. Exit 0 when nothing fails, 1 when a
-check fails, 3 when the node cannot be reached."""
+check fails, 2 when the name matches no node or several, 3 when the node cannot be reached."""
 
 EPILOG = """Examples:
   kubectl userns verify-node wk2
