@@ -94,6 +94,15 @@ def test_host_users_pod_fails_loudly(sandbox: Sandbox) -> None:
     assert "default/hostpod: NOT ISOLATED - 2 of 2 checks failed on node wk1" in run.stdout
 
 
+def test_kubectl_type_slash_name_form(sandbox: Sandbox) -> None:
+    run = inspect(sandbox, "pod/testpod", "--no-headers")
+    assert run.exit_code == 0, run.stderr
+    assert "default/testpod: isolated" in run.stdout
+    wrong = inspect(sandbox, "deploy/web")
+    assert (wrong.exit_code, wrong.stdout) == (2, "")
+    assert wrong.stderr == "error: inspect takes a pod, not deploy/web; give POD or pod/POD.\n"
+
+
 def test_missing_pod(sandbox: Sandbox) -> None:
     run = inspect(sandbox, "ghost", "-n", "shop")
     assert (run.exit_code, run.stdout) == (2, "")

@@ -12,6 +12,7 @@ from kubectl_userns.errors import (
     PodCgroupNotFoundError,
     PodNotRunningError,
     ProbeError,
+    UsageError,
 )
 from kubectl_userns.options import (
     AddressType,
@@ -142,6 +143,11 @@ def run_inspect(
     from kubectl_userns.probe.pod_dump import parse_pod_dump
 
     client = KubeClient.from_options(cluster)
+    kind, slash, rest = pod_name.partition("/")
+    if slash:  # kubectl's TYPE/NAME form
+        if kind not in ("pod", "pods", "po"):
+            raise UsageError(f"inspect takes a pod, not {kind}/{rest}; give POD or pod/POD.")
+        pod_name = rest
     pod = client.get_pod(pod_name)
     facts = pod_facts(pod)
     phase = (pod.get("status") or {}).get("phase", "Unknown")
