@@ -24,6 +24,12 @@ What the probe pod gets, and why (the least that lets the probe see what SSH wou
   so leftovers are easy to find:
   ``kubectl get pods -A -l app.kubernetes.io/managed-by=kubectl-userns``.
 
+``verify-node`` reads files anywhere on the node and runs the node's own binaries: its pod
+instead mounts the node's ``/`` read-only at ``/host`` (the only hostPath) and runs the probe
+with ``chroot /host`` (``capabilities: add SYS_CHROOT`` only). ``verify-node --probe`` creates a
+user namespace and mounts, which the kernel refuses in a chroot and without ``CAP_SYS_ADMIN``:
+only then is the pod privileged, entering the mount namespace of the node's PID 1.
+
 RBAC needed in the probe namespace: ``create``, ``get`` and ``delete`` on ``pods`` and ``get``
 on ``pods/log``; Pod Security admission must allow hostPID and hostPath there (the
 ``privileged`` level).
@@ -58,12 +64,24 @@ MANAGED_BY = "kubectl-userns"
 STDERR_MARKER = "--- kubectl-userns probe stderr ---"
 RUN_ID = os.urandom(4).hex()  # one per process: labels every probe pod of this run
 
+
 # The container's command: run the probe (its text is $0, its arguments "$@") with stderr to a
 # file, then print the marker and that file, and exit with the probe's status. Constant text.
-_WRAPPER = (
-    'sh -c "$0" probe "$@" 2>/tmp/probe-stderr; s=$?; '
-    f"printf '\\n%s\\n' '{STDERR_MARKER}'; cat /tmp/probe-stderr; exit $s"
-)
+def _wrapper(prefix: str = "") -> str:
+    return (
+        f'{prefix}sh -c "$0" probe "$@" 2>/tmp/probe-stderr; s=$?; '
+        f"printf '\\n%s\\n' '{STDERR_MARKER}'; cat /tmp/probe-stderr; exit $s"
+    )
+
+
+_WRAPPER = _wrapper()
+# verify-node's probe reads the node's own /etc, binaries and configuration: it runs in the
+# node's root filesystem (mounted read-only at /host) with the node's own sh, as over SSH.
+HOST_ROOT = "/host"
+_NODE_WRAPPER = _wrapper(f"chroot {HOST_ROOT} ")
+# verify-node --probe creates a user namespace, which the kernel refuses inside a chroot: the
+# privileged probe pod enters the mount namespace of the node's PID 1 instead.
+_NODE_PROBE_WRAPPER = _wrapper("nsenter -t 1 -m -- ")
 _STUCK = {
     "ErrImagePull",
     "ImagePullBackOff",
@@ -88,8 +106,9 @@ ImageFlag = Annotated[
     typer.Option(
         "--image",
         metavar="IMAGE",
-        help=f"Image of the probe pod with --via pod; needs a POSIX sh, readlink and tr "
-        f"(default {DEFAULT_IMAGE}; point it at a mirror for air-gapped registries).",
+        help=f"Image of the probe pod with --via pod; needs a POSIX sh, readlink, tr, cat, "
+        f"chroot and nsenter (default {DEFAULT_IMAGE}; point it at a mirror for air-gapped "
+        "registries).",
         rich_help_panel=NODE_PANEL,
         show_default=False,
     ),
@@ -178,26 +197,60 @@ def probe_pod_manifest(
     image: str,
     namespace: str,
     deadline: int,
+    host_root: bool = False,
+    privileged: bool = False,
 ) -> dict[str, Any]:
-    """The probe pod for ``node`` (pure; see the module docstring for each choice)."""
+    """The probe pod for ``node`` (pure; see the module docstring for each choice).
+
+    ``host_root``: the node's root filesystem read-only at :data:`HOST_ROOT` and the probe run
+    chrooted there (verify-node); ``privileged``: for ``verify-node --probe``, which mounts.
+    """
 
     def host(volume: str, path: str, kind: str) -> dict[str, Any]:
         return {"name": volume, "hostPath": {"path": path, "type": kind}}
 
-    volumes = [
-        host("cgroup", "/sys/fs/cgroup", "Directory"),
-        host("kubelet-root", kubelet_root, "Directory"),
-        host("subuid", "/etc/subuid", "File"),
-        host("subgid", "/etc/subgid", "File"),
-        {"name": "scratch", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
-    ]
-    mounts = [
-        {"name": "cgroup", "mountPath": "/sys/fs/cgroup", "readOnly": True},
-        {"name": "kubelet-root", "mountPath": kubelet_root, "readOnly": True},
-        {"name": "subuid", "mountPath": "/etc/subuid", "readOnly": True},
-        {"name": "subgid", "mountPath": "/etc/subgid", "readOnly": True},
-        {"name": "scratch", "mountPath": "/tmp"},
-    ]
+    scratch = {"name": "scratch", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}
+    if host_root:
+        volumes = [host("host-root", "/", "Directory"), scratch]
+        mounts = [
+            {"name": "host-root", "mountPath": HOST_ROOT, "readOnly": True},
+            {"name": "scratch", "mountPath": "/tmp"},
+        ]
+    else:
+        volumes = [
+            host("cgroup", "/sys/fs/cgroup", "Directory"),
+            host("kubelet-root", kubelet_root, "Directory"),
+            host("subuid", "/etc/subuid", "File"),
+            host("subgid", "/etc/subgid", "File"),
+            scratch,
+        ]
+        mounts = [
+            {"name": "cgroup", "mountPath": "/sys/fs/cgroup", "readOnly": True},
+            {"name": "kubelet-root", "mountPath": kubelet_root, "readOnly": True},
+            {"name": "subuid", "mountPath": "/etc/subuid", "readOnly": True},
+            {"name": "subgid", "mountPath": "/etc/subgid", "readOnly": True},
+            {"name": "scratch", "mountPath": "/tmp"},
+        ]
+    context: dict[str, Any]
+    if privileged:
+        context = {
+            "runAsUser": 0,
+            "privileged": True,
+            "readOnlyRootFilesystem": True,
+            "seccompProfile": {"type": "Unconfined"},
+        }
+    else:
+        context = {
+            "runAsUser": 0,
+            "privileged": False,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {
+                "drop": ["ALL"],
+                "add": ["SYS_CHROOT"] if host_root else ["SYS_PTRACE"],
+            },
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -226,24 +279,29 @@ def probe_pod_manifest(
                     "name": CONTAINER,
                     "image": image,
                     "imagePullPolicy": "IfNotPresent",
-                    "command": ["sh", "-c", _WRAPPER, script, *args],
+                    "command": [
+                        "sh",
+                        "-c",
+                        _wrapper_for(host_root, privileged),
+                        script,
+                        *args,
+                    ],
                     "resources": {
                         "requests": {"cpu": "10m", "memory": "16Mi"},
                         "limits": {"memory": "64Mi"},
                     },
-                    "securityContext": {
-                        "runAsUser": 0,
-                        "privileged": False,
-                        "allowPrivilegeEscalation": False,
-                        "readOnlyRootFilesystem": True,
-                        "capabilities": {"drop": ["ALL"], "add": ["SYS_PTRACE"]},
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": context,
                     "volumeMounts": mounts,
                 }
             ],
         },
     }
+
+
+def _wrapper_for(host_root: bool, privileged: bool) -> str:
+    if not host_root:
+        return _WRAPPER
+    return _NODE_PROBE_WRAPPER if privileged else _NODE_WRAPPER
 
 
 def split_log(log: str) -> tuple[str, str]:
@@ -275,8 +333,12 @@ class PodRunner:
         *,
         kubelet_root: str,
         cancel: threading.Event | None = None,
+        host_root: bool = False,
+        privileged: bool = False,
     ) -> None:
         self.node = node
+        self._host_root = host_root
+        self._privileged = privileged
         self._client = client
         self._options = options
         self._kubelet_root = kubelet_root
@@ -321,6 +383,8 @@ class PodRunner:
             image=self._options.image,
             namespace=self._options.namespace,
             deadline=int(self._options.timeout) + 30,
+            host_root=self._host_root,
+            privileged=self._privileged,
         )
         try:
             status, raw = self._client.call("POST", self._pods(), body=manifest)

@@ -9,10 +9,12 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kubectl_userns.podaccess import (
+    HOST_ROOT,
     MANAGED_BY,
     STDERR_MARKER,
     probe_pod_manifest,
@@ -56,6 +58,38 @@ def test_manifest_is_pinned_read_only_and_least_privileged() -> None:
         "/etc/subuid": "File",
         "/etc/subgid": "File",
     }
+
+
+def test_node_manifest_mounts_the_root_read_only_and_is_privileged_only_for_probe() -> None:
+    def make(privileged: bool) -> dict[str, Any]:
+        return probe_pod_manifest(
+            "p",
+            "wk2",
+            "echo hi",
+            ["/var/lib/kubelet"],
+            kubelet_root="/var/lib/kubelet",
+            image="busybox:1.36",
+            namespace="ops",
+            deadline=150,
+            host_root=True,
+            privileged=privileged,
+        )
+
+    pod = make(False)
+    (container,) = pod["spec"]["containers"]
+    assert [v["hostPath"] for v in pod["spec"]["volumes"] if "hostPath" in v] == [
+        {"path": "/", "type": "Directory"}
+    ]
+    assert {"name": "host-root", "mountPath": HOST_ROOT, "readOnly": True} in container[
+        "volumeMounts"
+    ]
+    assert container["command"][2].startswith(f"chroot {HOST_ROOT} sh -c ")
+    context = container["securityContext"]
+    assert context["capabilities"] == {"drop": ["ALL"], "add": ["SYS_CHROOT"]}
+    assert context["privileged"] is False and context["allowPrivilegeEscalation"] is False
+    (container,) = make(True)["spec"]["containers"]
+    assert container["securityContext"]["privileged"] is True
+    assert container["command"][2].startswith("nsenter -t 1 -m -- sh -c ")
 
 
 def test_split_log() -> None:
@@ -111,6 +145,37 @@ def test_inspect_via_pod_gives_the_ssh_report(
     assert via_pod.exit_code == over_ssh.exit_code, via_pod.stderr
     assert via_pod.stderr == over_ssh.stderr == ""
     _same_report(json.loads(over_ssh.stdout), json.loads(via_pod.stdout))
+
+
+@pytest.mark.parametrize(
+    ("node", "extra"), [("p1", []), ("p2", []), ("p1", ["--probe"]), ("p2", ["--probe"])]
+)
+def test_verify_node_via_pod_gives_the_ssh_report(
+    cluster: Sandbox, node: str, extra: list[str], no_leftovers: None
+) -> None:
+    over_ssh = cli(cluster, "verify-node", node, "-o", "json", *extra)
+    via_pod = cli(cluster, "verify-node", node, "-o", "json", "--via", "pod", *extra)
+    # p2's hybrid cgroups fail the cgroup-version check on both paths
+    expected = 0 if node == "p1" else 1
+    assert via_pod.exit_code == over_ssh.exit_code == expected, via_pod.stdout + via_pod.stderr
+    assert via_pod.stderr == over_ssh.stderr == ""
+    report = json.loads(via_pod.stdout)
+    assert report == json.loads(over_ssh.stdout)
+    # the node's own files were read: its kubelet user, pool and cgroup layout
+    checks = {c["id"]: c for c in report["checks"]}
+    assert checks["subid-pool"]["observed"].startswith("kubelet:65536:7208960")
+    assert checks["cgroup-version"]["observed"].startswith("v2" if node == "p1" else "hybrid")
+    if extra:
+        assert checks["idmap-tmpfs"]["status"] == "PASS"
+
+
+def test_verify_node_via_pod_table(cluster: Sandbox, no_leftovers: None) -> None:
+    run = cli(cluster, "verify-node", "p1", "--via", "pod")
+    assert (run.exit_code, run.stderr) == (0, "")
+    lines = run.stdout.splitlines()
+    assert lines[0].split() == ["CHECK", "STATUS", "OBSERVED", "EXPECTED", "SOURCE"]
+    assert any(line.split()[:2] == ["kubelet-user", "PASS"] for line in lines)
+    assert lines[-1].startswith("node p1: ready for user namespaces")
 
 
 def test_inspect_via_pod_table(cluster: Sandbox, no_leftovers: None) -> None:
@@ -184,7 +249,8 @@ def test_emulator_pod_life_cycle_with_real_kubectl(cluster: Sandbox, tmp_path: P
     manifest = probe_pod_manifest(
         "lifecycle",
         "p1",
-        "readlink /proc/1/ns/user; grep CapEff /proc/self/status; touch /sys/fs/cgroup/x",
+        "readlink /proc/1/ns/user; grep CapEff /proc/self/status; cat /etc/passwd; "
+        "touch /sys/fs/cgroup/x",
         [],
         kubelet_root="/var/lib/kubelet",
         image="busybox",
@@ -205,6 +271,8 @@ def test_emulator_pod_life_cycle_with_real_kubectl(cluster: Sandbox, tmp_path: P
     # the node's PID 1 (hostPID), only CAP_SYS_PTRACE, and a read-only cgroup mount
     assert log.startswith("user:[")
     assert "CapEff:\t0000000000080000" in log
+    # its own root (the image), not the node's: /etc holds only what the image has
+    assert "\nroot:x:0:0:root:/root:/bin/sh\n" in log and "kubelet:" not in log
     assert "Read-only file system" in log
     deleted = kubectl("delete", "pod", "lifecycle")
     assert (deleted.returncode, deleted.stdout) == (0, 'pod "lifecycle" deleted\n')
@@ -295,6 +363,12 @@ def test_a_node_that_never_runs_the_probe_pod(cluster: Sandbox, no_leftovers: No
         )
         assert (inspect.exit_code, inspect.stdout) == (3, "")
         assert inspect.stderr.endswith("or raise --probe-timeout.\n")
+        verify = cli(cluster, "verify-node", "silent", "--via", "pod", "--probe-timeout", "1")
+        # the API half of the report still comes, then the one sentence on the node
+        assert verify.exit_code == 3, verify.stdout + verify.stderr
+        assert verify.stdout.splitlines()[0].split()[:2] == ["CHECK", "STATUS"]
+        assert verify.stderr.startswith("error: the probe pod kubectl-userns-probe-")
+        assert verify.stderr.endswith("or raise --probe-timeout.\n")
     finally:
         cluster.store.delete("pods", "lost", "quiet")
         cluster.store.delete("nodes", "silent")

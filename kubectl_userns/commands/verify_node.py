@@ -37,6 +37,14 @@ from kubectl_userns.options import (
     SshTimeoutFlag,
     SshUserFlag,
 )
+from kubectl_userns.podaccess import (
+    DEFAULT_TIMEOUT,
+    ImageFlag,
+    PodAccessOptions,
+    ProbeNamespaceFlag,
+    ProbeTimeoutFlag,
+    ViaFlag,
+)
 
 if TYPE_CHECKING:
     from kubectl_userns.kubeapi import KubeClient
@@ -44,15 +52,17 @@ if TYPE_CHECKING:
 HELP = """Check a node's prerequisites for user namespaces and say what to fix.
 
 Reads the Node object and the kubelet's live configuration from the API, then checks the node
-itself in one read-only SSH round trip: kernel, container and OCI runtime versions, the
-kubelet's subordinate ID pool, cgroup version, max_user_namespaces, idmap support of the
-kubelet root's filesystem, and stale per-pod ID records. Exit 0 when nothing fails, 1 when a
+itself in one read-only round trip (SSH, or a short-lived probe pod with --via pod): kernel,
+container and OCI runtime versions, the kubelet's subordinate ID pool, cgroup version,
+max_user_namespaces, idmap support of the kubelet root's filesystem, and stale per-pod ID
+records. Exit 0 when nothing fails, 1 when a
 check fails, 2 when the name matches no node or several, 3 when the node cannot be reached."""
 
 EPILOG = """Examples:
   kubectl userns verify-node wk2
   kubectl userns verify-node k8s-fedora-wk2 -o yaml
-  kubectl userns verify-node wk2 --probe   # also mount an idmapped tmpfs to prove support"""
+  kubectl userns verify-node wk2 --probe   # also mount an idmapped tmpfs to prove support
+  kubectl userns verify-node wk2 --via pod # no SSH: a short-lived probe pod on the node"""
 
 
 def verify_node(
@@ -85,8 +95,27 @@ def verify_node(
     ssh_accept_new: SshAcceptNewFlag = False,
     ssh_timeout: SshTimeoutFlag = 10.0,
     kubelet_root: KubeletRootFlag = "/var/lib/kubelet",
+    via: ViaFlag = "ssh",
+    image: ImageFlag = None,
+    probe_namespace: ProbeNamespaceFlag = None,
+    probe_timeout: ProbeTimeoutFlag = DEFAULT_TIMEOUT,
 ) -> None:
     out = OutputOptions.from_flags(output, no_headers)
+    pod_access = PodAccessOptions.from_flags(
+        via,
+        image,
+        probe_namespace,
+        local=local,
+        timeout=probe_timeout,
+        ssh_flags={
+            "--ssh-user": ssh_user,
+            "--ssh-key": ssh_key,
+            "--ssh-port": ssh_port,
+            "--ssh-host": ssh_host,
+            "--ssh-config": ssh_config,
+            "--ssh-accept-new": ssh_accept_new,
+        },
+    )
     access = NodeAccessOptions.from_flags(
         local=local,
         ssh_user=ssh_user,
@@ -100,7 +129,7 @@ def verify_node(
         kubelet_root=kubelet_root,
     )
     cluster = ClusterOptions(kubeconfig, context, None, request_timeout)
-    report, node_error = run_verify_node(node, cluster, access, probe=probe)
+    report, node_error = run_verify_node(node, cluster, access, probe=probe, pod_access=pod_access)
     typer.echo(render_report(report, out), nl=False)
     if node_error is not None:
         raise node_error  # exit 3 at the boundary, after the API part of the report
@@ -120,9 +149,17 @@ def find_node(client: KubeClient, query: str) -> dict[str, Any]:
 
 
 def run_verify_node(
-    query: str, cluster: ClusterOptions, access: NodeAccessOptions, *, probe: bool
+    query: str,
+    cluster: ClusterOptions,
+    access: NodeAccessOptions,
+    *,
+    probe: bool,
+    pod_access: PodAccessOptions | None = None,
 ) -> tuple[dict[str, Any], UsernsError | None]:
     """Read the Node and the kubelet's config, probe the node once, and judge.
+
+    With ``pod_access`` the probe runs in a probe pod chrooted into the node's root filesystem
+    (privileged only for ``--probe``, which mounts), so it reads what it reads over SSH.
 
     Returns the report and, when the node could not be reached or probed, the error to raise
     after printing the API part of the report.
@@ -147,13 +184,25 @@ def run_verify_node(
     name = info.name
     node_error: UsernsError | None = None
     runner: NodeRunner | None = None
-    try:
-        address = None
-        if not access.local and not access.ssh_host:
-            address = node_address(node_obj, access.ssh_address_type)
-        runner = open_runner(name, address, access)
-    except (NodeUnreachableError, HostKeyError, NodeAuthError) as exc:
-        node_error = exc  # e.g. no address of that type: the API checks still run
+    if pod_access is not None:
+        from kubectl_userns.podaccess import PodRunner
+
+        runner = PodRunner(
+            client,
+            name,
+            pod_access,
+            kubelet_root=access.kubelet_root,
+            host_root=True,
+            privileged=probe,
+        )
+    else:
+        try:
+            address = None
+            if not access.local and not access.ssh_host:
+                address = node_address(node_obj, access.ssh_address_type)
+            runner = open_runner(name, address, access)
+        except (NodeUnreachableError, HostKeyError, NodeAuthError) as exc:
+            node_error = exc  # e.g. no address of that type: the API checks still run
 
     # the SSH handshake, /configz and the node's pod list all run at the same time
     connect_error: list[UsernsError] = []

@@ -1,14 +1,15 @@
 """A minimal kubelet for the sandbox: runs a pod created through the API emulator on its node.
 
 Only what ``--via pod`` needs: one container whose ``command`` runs inside the node's
-namespaces (the node's mount namespace is its root filesystem, so a ``hostPath`` is the node's
-own path), in a private mount namespace where each ``hostPath`` volume is bind-mounted at its
-``mountPath`` (read-only when the mount says so) and each ``emptyDir`` is a fresh tmpfs; with
-``hostPID: false`` it gets a PID namespace of its own. The process keeps only the capabilities
-its ``securityContext`` adds (all when privileged), with no_new_privs unless escalation is
-allowed. stdout and stderr go to one log, as a container runtime's do; the pod's status moves
-Pending -> Running -> Succeeded/Failed with the container's exit code. ``activeDeadlineSeconds``
-is enforced; deleting the pod kills what still runs.
+namespaces, in a private mount namespace, chrooted into a root of its own: a tmpfs with the
+node's ``/usr`` as the image, each ``hostPath`` volume bind-mounted (recursively, as container
+runtimes do) at its ``mountPath`` (read-only when the mount says so) and each ``emptyDir`` a
+fresh tmpfs; with ``hostPID: false`` it gets a PID namespace of its own. The process keeps only
+the capabilities its ``securityContext`` adds (all when privileged), with no_new_privs unless
+escalation is allowed, and ``readOnlyRootFilesystem`` is honoured. stdout and stderr go to one
+log, as a container runtime's do; the pod's status moves Pending -> Running ->
+Succeeded/Failed with the container's exit code. ``activeDeadlineSeconds`` is enforced;
+deleting the pod kills what still runs.
 """
 
 from __future__ import annotations
@@ -26,25 +27,49 @@ from kubectl_userns.sandbox.store import ObjectStore, now
 
 JSON = dict[str, Any]
 
-# Inside the node: set up the pod's mounts, drop capabilities, run the container's command.
-# "$@" = N, then N x (kind source target ro|rw), then --, then the command.
+# Inside the node: build the container's root and mounts, drop capabilities, run the command.
+# The root is a tmpfs holding the "image" - the node's /usr read-only with the merged-/usr links,
+# an /etc with only root in passwd and group, a /dev of the usual character devices, /proc (the
+# node's with hostPID, else a fresh one of the pod's PID namespace) - and each volume at its
+# mountPath. The command sees only that, as in a real container: a probe that reads a node path
+# its pod does not mount fails here as it would on a cluster.
+# "$@" = ROOT, hostPID yes|no, N, then N x (kind source target ro|rw), then ro|rw (the root
+# filesystem), caps, nnp, --, then the command.
 _SETUP = r"""
 set -eu
-n=$1; shift
+r=$1 host_pid=$2 n=$3; shift 3
+mkdir -p "$r"
+mount -t tmpfs -o mode=755 container-root "$r"
+mkdir "$r/usr" "$r/proc" "$r/dev" "$r/etc" "$r/tmp" "$r/root"
+mount --rbind /usr "$r/usr"
+mount -o remount,bind,ro "$r/usr"
+for d in bin sbin lib lib32 lib64 libx32; do
+  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$r/$d"
+  elif [ -d "/$d" ]; then
+    mkdir "$r/$d"; mount --rbind "/$d" "$r/$d"; mount -o remount,bind,ro "$r/$d"
+  fi
+done
+if [ "$host_pid" = yes ]; then mount --rbind /proc "$r/proc"; else mount -t proc proc "$r/proc"; fi
+mount -t tmpfs -o mode=755 dev "$r/dev"
+for d in null zero full random urandom; do : > "$r/dev/$d"; mount --bind "/dev/$d" "$r/dev/$d"; done
+printf 'root:x:0:0:root:/root:/bin/sh\n' > "$r/etc/passwd"
+printf 'root:x:0:\n' > "$r/etc/group"
 while [ "$n" -gt 0 ]; do
-  kind=$1 src=$2 dst=$3 mode=$4; shift 4; n=$((n - 1))
+  kind=$1 src=$2 dst=$r$3 mode=$4; shift 4; n=$((n - 1))
   case $kind in
     hostPath)
+      if [ -d "$src" ]; then mkdir -p "$dst"; else mkdir -p "${dst%/*}"; : > "$dst"; fi
       mount --rbind "$src" "$dst"
       if [ "$mode" = ro ]; then mount -o remount,bind,ro "$dst"; fi ;;
-    emptyDir) mount -t tmpfs -o mode=1777 tmpfs "$dst" ;;
+    emptyDir) mkdir -p "$dst"; mount -t tmpfs -o mode=1777 tmpfs "$dst" ;;
   esac
 done
-caps=$1 nnp=$2; shift 3
+if [ "$1" = ro ]; then mount -o remount,bind,ro "$r"; fi
+caps=$2 nnp=$3; shift 4
 if [ "$nnp" = yes ]; then
-  exec setpriv --no-new-privs --bounding-set="$caps" --inh-caps=-all -- "$@"
+  exec chroot "$r" setpriv --no-new-privs --bounding-set="$caps" --inh-caps=-all -- "$@"
 fi
-exec setpriv --bounding-set="$caps" --inh-caps=-all -- "$@"
+exec chroot "$r" setpriv --bounding-set="$caps" --inh-caps=-all -- "$@"
 """
 
 _running: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
@@ -102,9 +127,11 @@ def pod_argv(init_pid: int, pod: JSON) -> list[str]:
     container = (spec.get("containers") or [{}])[0]
     command = [*(container.get("command") or []), *(container.get("args") or [])]
     caps, nnp = _capabilities(container)
+    read_only = (container.get("securityContext") or {}).get("readOnlyRootFilesystem") is True
     unshare = ["unshare", "-m", "--propagation", "private"]
     if not spec.get("hostPID"):
-        unshare += ["-p", "--fork", "--mount-proc"]
+        unshare += ["-p", "--fork"]
+    root = f"/run/sandbox-kubelet/{pod['metadata']['uid']}"
     return [
         "nsenter",
         "-t",
@@ -120,7 +147,10 @@ def pod_argv(init_pid: int, pod: JSON) -> list[str]:
         "-c",
         _SETUP,
         "kubelet",
+        root,
+        "yes" if spec.get("hostPID") else "no",
         *_mounts(pod, container),
+        "ro" if read_only else "rw",
         caps,
         "yes" if nnp else "no",
         "--",
@@ -203,6 +233,8 @@ def start(store: ObjectStore, pod: JSON) -> None:
             code, reason = 137, "DeadlineExceeded"
         with _lock:
             _running.pop(key, None)
+        with contextlib.suppress(OSError):  # the empty mount point of the container's root
+            os.rmdir(f"/proc/{init_pid}/root/run/sandbox-kubelet/{meta['uid']}")
         if code < 0:
             code = 128 - code
         if code and reason == "Completed":
