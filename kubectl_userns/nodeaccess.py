@@ -358,6 +358,11 @@ class SSHRunner:
                 f"the SSH connection to node {self.node} broke while the probe ran ({exc}); "
                 "try again."
             ) from None
+        if status == -1:  # the channel closed without an exit status: sshd or the session died
+            raise NodeUnreachableError(
+                f"the SSH connection to node {self.node} closed before the probe finished (no "
+                "exit status; sshd or the session ended); check the node and try again."
+            )
         output = ProbeOutput(
             b"".join(chunks).decode(errors="replace"),
             b"".join(errors).decode(errors="replace"),
