@@ -238,6 +238,29 @@ class OutputOptions:
         return cls(format=fmt, no_headers=no_headers)
 
 
+def ssh_flags_given(
+    ssh_user: str | None,
+    ssh_key: Path | None,
+    ssh_port: int | None,
+    ssh_host: str | None,
+    ssh_config: Path | None,
+    ssh_accept_new: bool,
+) -> list[str]:
+    """The SSH flags given on the command line, by name (for conflicts with --local, --via pod)."""
+    return [
+        name
+        for name, value in (
+            ("--ssh-user", ssh_user),
+            ("--ssh-key", ssh_key),
+            ("--ssh-port", ssh_port),
+            ("--ssh-host", ssh_host),
+            ("--ssh-config", ssh_config),
+            ("--ssh-accept-new", ssh_accept_new or None),
+        )
+        if value is not None
+    ]
+
+
 @dataclass(frozen=True)
 class NodeAccessOptions:
     """How to reach a node and where its kubelet keeps its state."""
@@ -269,18 +292,9 @@ class NodeAccessOptions:
         kubelet_root: str,
     ) -> NodeAccessOptions:
         if local:
-            given = [
-                name
-                for name, value in (
-                    ("--ssh-user", ssh_user),
-                    ("--ssh-key", ssh_key),
-                    ("--ssh-port", ssh_port),
-                    ("--ssh-host", ssh_host),
-                    ("--ssh-config", ssh_config),
-                    ("--ssh-accept-new", ssh_accept_new or None),
-                )
-                if value is not None
-            ]
+            given = ssh_flags_given(
+                ssh_user, ssh_key, ssh_port, ssh_host, ssh_config, ssh_accept_new
+            )
             if given:
                 raise UsageError(
                     f"--local cannot be used with {', '.join(given)}: --local reads this "

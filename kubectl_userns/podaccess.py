@@ -151,7 +151,7 @@ class PodAccessOptions:
         image: str | None,
         probe_namespace: str | None,
         *,
-        ssh_flags: dict[str, object],
+        ssh_flags: Sequence[str],
         local: bool,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> PodAccessOptions | None:
@@ -172,7 +172,7 @@ class PodAccessOptions:
                 "--local cannot be used with --via pod: --local reads this machine, --via pod "
                 "reaches the node through the cluster; choose one."
             )
-        ssh = [name for name, value in ssh_flags.items() if value]
+        ssh = list(ssh_flags)
         if ssh:
             raise UsageError(
                 f"--via pod cannot be used with {', '.join(ssh)}: probe pods need no SSH; drop "

@@ -36,6 +36,7 @@ from kubectl_userns.options import (
     SshPortFlag,
     SshTimeoutFlag,
     SshUserFlag,
+    ssh_flags_given,
 )
 from kubectl_userns.podaccess import (
     ImageFlag,
@@ -98,14 +99,9 @@ def inspect(
         probe_namespace,
         local=local,
         timeout=probe_timeout,
-        ssh_flags={
-            "--ssh-user": ssh_user,
-            "--ssh-key": ssh_key,
-            "--ssh-port": ssh_port,
-            "--ssh-host": ssh_host,
-            "--ssh-config": ssh_config,
-            "--ssh-accept-new": ssh_accept_new,
-        },
+        ssh_flags=ssh_flags_given(
+            ssh_user, ssh_key, ssh_port, ssh_host, ssh_config, ssh_accept_new
+        ),
     )
     access = NodeAccessOptions.from_flags(
         local=local,
