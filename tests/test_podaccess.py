@@ -225,6 +225,18 @@ def test_missing_rbac_is_named(cluster: Sandbox, no_leftovers: None) -> None:
         run = cli(cluster, "audit", "--node", "p1", "--via", "pod")
         assert run.exit_code == 3
         assert "UNKNOWN: the Kubernetes API forbids get pods in namespace default" in run.stdout
+        # verify-node still shows what the API told, then names the refused permission
+        cluster.store.set_forbidden(["POST /api/v1/namespaces/default/pods"])
+        run = cli(cluster, "verify-node", "p1", "--via", "pod")
+        assert run.exit_code == 3
+        assert run.stdout.splitlines()[0].split()[:2] == ["CHECK", "STATUS"]
+        assert ["kubelet-version", "PASS"] in [line.split()[:2] for line in run.stdout.splitlines()]
+        assert run.stdout.endswith(
+            "node p1: INCOMPLETE - the node was not reached; of the 8 checks from the API 8 "
+            "passed, 0 failed, 0 warning(s)\n"
+        )
+        assert run.stderr.startswith("error: the Kubernetes API forbids create pods in namespace")
+        assert run.stderr.count("\n") == 1
     finally:
         cluster.store.set_forbidden([])
 

@@ -8,6 +8,7 @@ import typer
 
 from kubectl_userns.errors import (
     EXIT_CHECK_FAILED,
+    APIRefusedError,
     HostKeyError,
     NodeAuthError,
     NodeUnreachableError,
@@ -240,7 +241,13 @@ def run_verify_node(
                         "has a POSIX sh."
                     )
                 dump = parse_node_dump(output.stdout, name)
-            except (NodeUnreachableError, HostKeyError, NodeAuthError, ProbeError) as exc:
+            except (
+                NodeUnreachableError,
+                HostKeyError,
+                NodeAuthError,
+                ProbeError,
+                APIRefusedError,  # --via pod: a probe pod the API does not allow
+            ) as exc:
                 node_error = exc
         threads[1].join()
     finally:
