@@ -4,8 +4,10 @@
 The archive holds this file (installed as ``kubectl-userns``) and ``lib/``, one directory with
 kubectl-userns and every library it needs, compiled parts included for each supported Python
 version. krew links ``~/.krew/bin/kubectl-userns`` to this file, so the real path of this file
-leads to ``lib/``. Nothing is unpacked at run time and nothing is written outside krew's own
-directory except Python's byte-code cache next to the sources.
+leads to ``lib/``. Started through a link named ``kubectl_complete-userns`` (which krew does not
+make; the user does, see docs/install.md), it answers kubectl's shell-completion requests.
+Nothing is unpacked at run time and nothing is written outside krew's own directory except
+Python's byte-code cache next to the sources.
 
 scripts/build_krew.py fills in ``SUPPORTED``. This file must stay plain enough for any Python 3
 to read, so that an old one can still print a clear error (no annotations, no newer syntax).
@@ -44,7 +46,9 @@ def main():
         other = None if os.environ.get(RETRY_ENV) else _other_python(versions)
         if other is not None:
             os.environ[RETRY_ENV] = "1"
-            os.execv(other, [other, os.path.realpath(__file__), *sys.argv[1:]])
+            # the path it was started by, not its real path: a kubectl_complete-userns link
+            # must keep its name
+            os.execv(other, [other, sys.argv[0], *sys.argv[1:]])
         oldest, newest = SUPPORTED.split()[0], SUPPORTED.split()[-1]
         found = "{}.{}".format(*sys.version_info[:2])
         sys.stderr.write(
@@ -63,6 +67,12 @@ def main():
         sys.exit(EXIT_INCOMPLETE)
     # Replace the script's directory (~/.krew/bin) with the bundled libraries.
     sys.path[0] = lib
+    if os.path.basename(sys.argv[0]).startswith("kubectl_complete-"):
+        # linked as kubectl_complete-userns: kubectl asks for shell completions
+        from kubectl_userns.completion import main as complete_main
+
+        complete_main()
+        return
     from kubectl_userns.cli import main as cli_main
 
     cli_main()

@@ -463,6 +463,20 @@ def test_the_launcher_moves_to_a_supported_python_or_says_what_to_install(
     assert refused.stderr.count("\n") == 1
 
 
+def test_the_launcher_linked_as_kubectl_complete_userns_completes(
+    linux_install: KrewInstall, tmp_path: Path
+) -> None:
+    bin_dir = linux_install.link.parent
+    link = bin_dir / "kubectl_complete-userns"
+    link.symlink_to(linux_install.link.resolve())
+    try:
+        done = _run([link, "new-pod", "--kind", "d"], _clean_env(SYSTEM_PATH, tmp_path), tmp_path)
+    finally:
+        link.unlink()
+    assert (done.exit_code, done.stderr) == (0, "")
+    assert done.stdout == "deployment\ndaemonset\n:4\n"
+
+
 def test_the_launcher_without_its_libraries_says_to_reinstall(
     linux_install: KrewInstall, tmp_path: Path
 ) -> None:

@@ -1,0 +1,199 @@
+"""Shell completion through kubectl: the ``kubectl_complete-userns`` executable.
+
+kubectl (1.26 and newer) completes a plugin's arguments by running ``kubectl_complete-<plugin>``
+from ``PATH`` with the words typed after the plugin's name, the last one being the word to
+complete (empty for a new word). It prints one candidate a line, optionally followed by a TAB
+and a description, and last a line ``:N`` with a Cobra shell directive (4: no file names).
+
+Candidates come from the commands' own definitions (subcommands, flags, choices) and, for the
+arguments that name cluster objects (``inspect POD``, ``verify-node NODE``, ``-n NAMESPACE``,
+``--node NODE``, ``--context``), from the cluster and kubeconfig chosen by the flags already on
+the line. Completion never prints an error: a cluster that cannot be reached gives no
+candidates.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+NO_FILE = 4  # cobra.ShellCompDirectiveNoFileComp
+FILES = 0  # cobra.ShellCompDirectiveDefault: the shell completes file names
+
+# The positional argument of a command that names a cluster object.
+_POSITIONAL = {"inspect": "pods", "verify-node": "nodes"}
+# Option values that name cluster objects or kubeconfig contexts.
+_VALUES = {
+    "namespace": "namespaces",
+    "probe_namespace": "namespaces",
+    "nodes": "nodes",
+    "context": "contexts",
+}
+
+
+def _command_tree() -> Any:
+    import typer
+
+    from kubectl_userns.cli import app
+
+    return typer.main.get_command(app)
+
+
+def _first_line(text: str | None) -> str:
+    """The first sentence of a help text, on one line."""
+    paragraph = " ".join((text or "").strip().split("\n\n", 1)[0].split())
+    line = paragraph.split(". ", 1)[0].split("; ", 1)[0].rstrip(".")
+    return line if len(line) <= 72 else line[: line.rindex(" ", 0, 70)] + " ..."
+
+
+def _option_for(command: Any, word: str) -> Any:
+    for param in command.params:
+        if word in getattr(param, "opts", ()) or word in getattr(param, "secondary_opts", ()):
+            return param
+    return None
+
+
+def _takes_value(param: Any) -> bool:
+    return param is not None and not getattr(param, "is_flag", False) and param.nargs == 1
+
+
+def _given(command: Any, words: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """The option values (by parameter name) and the positional words already typed."""
+    values: dict[str, str] = {}
+    positional: list[str] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word.startswith("-") and word != "-":
+            name, eq, inline = word.partition("=")
+            param = _option_for(command, name)
+            if _takes_value(param):
+                if eq:
+                    values[param.name] = inline
+                elif i + 1 < len(words):
+                    values[param.name] = words[i + 1]
+                    i += 1
+        else:
+            positional.append(word)
+        i += 1
+    return values, positional
+
+
+def _cluster_names(kind: str, given: dict[str, str]) -> list[str]:
+    """Names of ``kind`` from the cluster (or kubeconfig) the typed flags choose; [] on error."""
+    try:
+        if kind == "contexts":
+            from kubernetes import config
+
+            path = given.get("kubeconfig")
+            if path is None:
+                import os
+
+                path = os.environ.get("KUBECONFIG") or "~/.kube/config"
+            contexts, _ = config.list_kube_config_contexts(config_file=path)  # type: ignore[no-untyped-call]
+            return [str(c.get("name")) for c in contexts]
+        from kubectl_userns.kubeapi import KubeClient
+        from kubectl_userns.options import ClusterOptions
+
+        client = KubeClient.from_options(
+            ClusterOptions(given.get("kubeconfig"), given.get("context"), None, 5.0)
+        )
+        if kind == "pods":
+            items = client.list_pods(given.get("namespace") or client.namespace)
+        elif kind == "nodes":
+            items = client.list_nodes()
+        else:
+            items = list(client.get("/api/v1/namespaces", "namespaces").get("items") or [])
+    except Exception:  # completion stays quiet: no candidates rather than an error in the shell
+        return []
+    return [str((item.get("metadata") or {}).get("name", "")) for item in items]
+
+
+def _choices(param: Any) -> list[str]:
+    """The values an option accepts when they are few: an Enum's, or a metavar like ssh|pod."""
+    import enum
+
+    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return [str(member.value) for member in annotation]
+    metavar = param.metavar or ""
+    if "|" in metavar and " " not in metavar:
+        return metavar.split("|")
+    return []
+
+
+def _value_candidates(param: Any, given: dict[str, str]) -> tuple[list[str], int]:
+    import pathlib
+
+    choices = _choices(param)
+    if choices:
+        return choices, NO_FILE
+    if param.name in _VALUES:
+        return _cluster_names(_VALUES[param.name], given), NO_FILE
+    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    if annotation is pathlib.Path or param.name in ("kubeconfig", "files"):
+        return [], FILES
+    return [], NO_FILE
+
+
+def _flags(command: Any, prefix: str) -> list[str]:
+    out = []
+    for param in command.params:
+        if getattr(param, "hidden", False) or not getattr(param, "opts", None):
+            continue
+        names = [*param.opts, *getattr(param, "secondary_opts", ())]
+        for name in names:
+            if name.startswith("--") or (prefix.startswith("-") and not prefix.startswith("--")):
+                out.append(f"{name}\t{_first_line(param.help)}")
+    out.append("--help\tShow the help and exit")
+    return [c for c in out if c.startswith(prefix)]
+
+
+def complete(words: Sequence[str]) -> tuple[list[str], int]:
+    """Candidates and the shell directive for ``words`` (the last one is being completed)."""
+    words = list(words) or [""]
+    *before, word = words
+    command = _command_tree()
+    path: list[str] = []
+    # walk down the subcommands typed so far (sandbox up, ...)
+    while before and hasattr(command, "commands") and before[0] in command.commands:
+        path.append(before[0])
+        command = command.commands[before.pop(0)]
+    if hasattr(command, "commands"):  # a group: its subcommands, or its flags
+        if word.startswith("-"):
+            return _flags(command, word), NO_FILE
+        subs = [
+            f"{name}\t{_first_line(sub.help)}"
+            for name, sub in sorted(command.commands.items())
+            if name.startswith(word) and not sub.hidden
+        ]
+        return subs, NO_FILE
+    given, positional = _given(command, before)
+    # the value of an option: "-n <TAB>" or "--output=<TAB>"
+    if before and word.partition("=")[1] == "" and _takes_value(_option_for(command, before[-1])):
+        candidates, directive = _value_candidates(_option_for(command, before[-1]), given)
+        return [c for c in candidates if c.startswith(word)], directive
+    if word.startswith("--") and "=" in word:
+        name, _, partial = word.partition("=")
+        param = _option_for(command, name)
+        if _takes_value(param):
+            candidates, directive = _value_candidates(param, given)
+            return [f"{name}={c}" for c in candidates if c.startswith(partial)], directive
+    if word.startswith("-"):
+        return _flags(command, word), NO_FILE
+    kind = _POSITIONAL.get(path[-1] if path else "")
+    if kind is not None and not positional:
+        return [n for n in _cluster_names(kind, given) if n.startswith(word)], NO_FILE
+    if path and path[-1] == "convert":
+        return [], FILES
+    return [], NO_FILE
+
+
+def main() -> None:
+    """Entry point of ``kubectl_complete-userns``."""
+    try:
+        candidates, directive = complete(sys.argv[1:])
+    except Exception:  # never a traceback in the user's shell
+        candidates, directive = [], NO_FILE
+    sys.stdout.write("".join(f"{c}\n" for c in candidates) + f":{directive}\n")
