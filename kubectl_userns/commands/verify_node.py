@@ -57,8 +57,8 @@ Reads the Node object and the kubelet's live configuration from the API, then ch
 itself in one read-only round trip (SSH, or a short-lived probe pod with --via pod): kernel,
 container and OCI runtime versions, the kubelet's subordinate ID pool, cgroup version,
 max_user_namespaces, idmap support of the kubelet root's filesystem, and stale per-pod ID
-records. Exit 0 when nothing fails, 1 when a
-check fails, 2 when the name matches no node or several, 3 when the node cannot be reached."""
+records. Exit 0 when nothing fails, 1 when a check fails, 2 when the name matches no node or
+several, 3 when the node cannot be reached."""
 
 EPILOG = """Examples:
   kubectl userns verify-node wk2
@@ -79,7 +79,8 @@ def verify_node(
         typer.Option(
             "--probe",
             help="Prove idmapped-mount support by creating one in a private, throw-away mount "
-            "namespace on the node (mounts, so it is opt-in).",
+            "namespace on the node (mounts, so it is opt-in; with --via pod the probe pod is "
+            "then privileged).",
         ),
     ] = False,
     output: OutputFlag = OutputFormat.table,
