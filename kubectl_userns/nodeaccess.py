@@ -13,7 +13,7 @@ import os
 import shlex
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -57,8 +57,14 @@ def root_command(args: Sequence[str]) -> list[str]:
     return ["sh", "-c", _AS_ROOT, "sh", *args]
 
 
-def remote_command(args: Sequence[str]) -> str:
-    """The same as :func:`root_command` as one shell-quoted command line for SSH."""
+def remote_command(args: Sequence[str], *, login_is_root: bool = False) -> str:
+    """The same as :func:`root_command` as one shell-quoted command line for SSH.
+
+    When the login user is root the wrapper (a second ``sh`` and ``id -u``) is left out:
+    ``sh -s -- ARGS`` is all that runs.
+    """
+    if login_is_root:
+        return shlex.join(["sh", "-s", "--", *args])
     return shlex.join(root_command(args))
 
 
@@ -136,17 +142,36 @@ def node_address(node: dict[str, Any], address_type: AddressType) -> str | None:
     return None
 
 
+# Parsed SSH config and known_hosts files, by (path, mtime, size): an audit of N nodes reads each
+# file once, not N times (both grow with the cluster, so per-node parsing cost N^2 in all).
+_parsed: dict[tuple[str, str], tuple[tuple[int, int], Any]] = {}
+_parsed_lock = threading.Lock()
+
+
+def _parsed_file(kind: str, path: str, parse: Callable[[str], Any]) -> Any:
+    """``parse(path)``, reused while the file is unchanged; parsed once even across threads."""
+    stat = os.stat(path)
+    version = (stat.st_mtime_ns, stat.st_size)
+    with _parsed_lock:
+        seen = _parsed.get((kind, path))
+        if seen is None or seen[0] != version:
+            seen = (version, parse(path))
+            _parsed[(kind, path)] = seen
+        return seen[1]
+
+
 def _load_ssh_config(path: Path | None) -> Any:
     import paramiko
 
     candidate = path or Path("~/.ssh/config").expanduser()
     if candidate.is_file():
         try:
-            return paramiko.SSHConfig.from_path(str(candidate)), str(candidate)
+            config = _parsed_file("ssh_config", str(candidate), paramiko.SSHConfig.from_path)
         except (OSError, paramiko.ssh_exception.ConfigParseError) as exc:
             raise UsageError(
                 f"cannot parse the SSH config {candidate}: {exc}; fix the file."
             ) from None
+        return config, str(candidate)
     return paramiko.SSHConfig(), None
 
 
@@ -257,14 +282,18 @@ class SSHRunner:
         import paramiko
 
         client = paramiko.SSHClient()
+        # only this node's entries: the same check as loading the whole file into the client
+        name = _known_host_name(target.hostname, target.port)
         for path in target.known_hosts:
             if os.path.isfile(path):
                 try:
-                    client.load_host_keys(path)
+                    known = _parsed_file("known_hosts", path, paramiko.HostKeys)
                 except (OSError, paramiko.SSHException) as exc:
                     raise HostKeyError(
                         f"cannot read known_hosts file {path} ({exc}); fix or remove it."
                     ) from None
+                for key_type, key in (known.lookup(name) or {}).items():
+                    client.get_host_keys().add(name, key_type, key)
         client.set_missing_host_key_policy(_host_key_policy(target))
         where = f"{target.hostname}:{target.port}"
         try:
@@ -337,7 +366,7 @@ class SSHRunner:
         transport = self._client.get_transport()
         try:
             channel = transport.open_session(timeout=self.target.timeout)
-            channel.exec_command(remote_command(args))
+            channel.exec_command(remote_command(args, login_is_root=self.target.user == "root"))
             channel.sendall(script.encode())
             channel.shutdown_write()
             errors: list[bytes] = []

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from kubectl_userns.probe import load_script
 from kubectl_userns.sandbox.cluster import Sandbox
 from tests.cli import Run, run_cli, run_process
 from tests.conftest import needs_root
@@ -222,6 +224,38 @@ def test_twenty_containers_take_one_connection_and_one_command(variants: Sandbox
     assert new.count("req exec") == 1
     apps = [r for r in run.stdout.split("\n\n")[0].splitlines()[1:] if "(conmon)" not in r]
     assert len(apps) == 20
+
+
+def _probe_commands(cluster: Sandbox, node: str, pod: str, wrappers: Path) -> list[str]:
+    """The commands the inspect probe starts on ``node`` for ``pod``, logged by PATH wrappers."""
+    log = wrappers / "log"
+    log.write_text("")
+    for name in ("ls", "head", "tr", "readlink", "cat", "getsubids", "id", "sed", "cut", "grep"):
+        real = shutil.which(name)
+        if real is not None:
+            (wrappers / name).write_text(f'#!/bin/sh\necho {name} >> {log}\nexec {real} "$@"\n')
+            (wrappers / name).chmod(0o755)
+    enter = ["nsenter", "-t", str(cluster.nodes[node].init_pid), "-m", "-p", "-u", "-i", "-C"]
+    path = f"PATH={wrappers}:/usr/sbin:/usr/bin:/sbin:/bin"
+    done = subprocess.run(
+        [*enter, "--", "env", path, "sh", "-s", "--", "/var/lib/kubelet", cluster.pod(pod).uid],
+        input=load_script("inspect").encode(),
+        capture_output=True,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout.endswith(b"\nend\n")
+    return log.read_text().split()
+
+
+def test_the_probe_starts_as_many_processes_for_twenty_containers_as_for_two(
+    variants: Sandbox, tmp_path: Path
+) -> None:
+    two = _probe_commands(variants, "n1", "guaranteed", tmp_path)
+    twenty = _probe_commands(variants, "n1", "twenty", tmp_path)
+    # one ls for every namespace link, one head | tr for every command line, getsubids twice
+    subids = ["getsubids", "getsubids"] if shutil.which("getsubids") else []
+    assert sorted(two) == sorted(twenty) == [*subids, "head", "ls", "tr"]
 
 
 def test_pending_pod_is_bad_input(variants: Sandbox) -> None:

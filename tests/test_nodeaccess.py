@@ -254,3 +254,5 @@ def test_local_runner_runs_as_root_with_quoted_args() -> None:
 
 def test_remote_command_is_constant_apart_from_quoted_args() -> None:
     assert remote_command(["x'y", "a b"]).endswith(" sh 'x'\"'\"'y' 'a b'")
+    # a root login needs no wrapper (no second shell, no id -u)
+    assert remote_command(["x'y"], login_is_root=True) == "sh -s -- 'x'\"'\"'y'"

@@ -1,4 +1,4 @@
-# kubectl-userns inspect probe: read-only, POSIX sh + coreutils (readlink, tr, head).
+# kubectl-userns inspect probe: read-only, POSIX sh + coreutils (ls, head, tr).
 # Usage: sh -s -- KUBELET_ROOT POD_UID [POD_UID...]
 # Records (TAB-separated, see docs/probe-format.md):
 #   host      SELF_USERNS PID1_USERNS            (the probe shell's and PID 1's user namespace)
@@ -8,147 +8,249 @@
 #   tried     POD_UID PATH                       (cgroup directories looked at for the pod)
 #   poddir    POD_UID PATH                       (the pod's cgroup directory)
 #   proc      POD_UID PID CGROUP_DIR UID GID UID_MAP GID_MAP USERNS COMM (CMDLINE, now empty)
-#   cmdline   POD_UID PID CMDLINE                (after the pod's proc records; may repeat)
+#   cmdline   POD_UID PID CMDLINE                (after the proc records; may repeat)
 #   gone      POD_UID PID CGROUP_DIR             (exited while being read: normal)
 #   record    POD_UID JSON | norecord POD_UID REASON  (KUBELET_ROOT/pods/POD_UID/userns)
 #   other     POD_DIR PID UID_MAP USERNS         (first process of every other pod on the node)
 #   otherrecord POD_UID JSON                     (every other pod's kubelet userns record)
+#
+# Cost: the number of processes this script starts does not grow with the pods or processes it
+# reads. Files are read with the shell's `read`, text is cleaned with parameter expansion; the
+# user-namespace links of all processes are read by one `ls`, all command lines by one
+# `head | tr`; getsubids runs twice. Pass 1 finds the pods' cgroups and processes (no output),
+# then `ls` reads the links, pass 2 reads each process and prints.
 set -u
 kroot=$1
 shift
+T='	' # one TAB
+NL='
+'
 printf 'probe\tkubectl-userns\t1\tinspect\n'
 
-clean() { # one field: no TAB, no newline
-  printf '%s' "$1" | tr '\t\n' '  '
+subst() { # $1 text, $2 one character, $3 replacement -> $subst: every $2 replaced
+  subst='' _rest=$1
+  while :; do
+    case $_rest in
+      *"$2"*) subst=$subst${_rest%%"$2"*}$3 _rest=${_rest#*"$2"} ;;
+      *) subst=$subst$_rest; return 0 ;;
+    esac
+  done
 }
 
-printf 'host\t%s\t%s\n' "$(readlink /proc/self/ns/user 2>/dev/null || echo -)" \
-  "$(readlink /proc/1/ns/user 2>/dev/null || echo -)"
+clean() { # $1 -> $cleaned: one field, TAB and newline turned into spaces
+  cleaned=$1
+  case $cleaned in *"$T"*) subst "$cleaned" "$T" ' '; cleaned=$subst ;; esac
+  case $cleaned in *"$NL"*) subst "$cleaned" "$NL" ' '; cleaned=$subst ;; esac
+}
 
-roots=
-while read -r _id _parent _dev _root mnt _opts rest; do
-  fstype=${rest#*- }
-  fstype=${fstype%% *}
-  super=${rest##* }
-  case $fstype in
-    cgroup2) printf 'mount\tcgroup2\t%s\t%s\n' "$mnt" "$super"; roots="$mnt $roots" ;;
-    cgroup)
-      case ",$super," in
-        *,name=systemd,*) printf 'mount\tcgroup\t%s\t%s\n' "$mnt" "$super"; roots="$roots $mnt" ;;
-      esac ;;
-  esac
-done < /proc/self/mountinfo
-
-for kind in uid gid; do
-  file=/etc/sub$kind
-  if [ -r "$file" ]; then
-    while IFS= read -r line; do
-      case $line in kubelet:*) printf 'subid\t%s\t%s\n' "$kind" "$(clean "$line")" ;; esac
-    done < "$file"
-  fi
-  if command -v getsubids >/dev/null 2>&1; then
-    if [ "$kind" = uid ]; then out=$(getsubids kubelet 2>&1); else out=$(getsubids -g kubelet 2>&1); fi
-    printf 'getsubids\t%s\t%s\n' "$kind" "$(printf '%s' "$out" | tr '\t\n' ' ,')"
-  else
-    printf 'getsubids\t%s\t-\n' "$kind"
-  fi
-done
+slurp() { # $1 readable file -> $cleaned: its text with TAB and newline as spaces
+  _text='' _line=''
+  while IFS= read -r _line; do _text="$_text$_line$NL"; done < "$1"
+  clean "$_text$_line"
+}
 
 map_of() { # $1: file -> "a b c,d e f" in $map
   map=
   while read -r a b c; do map="${map:+$map,}$a $b $c"; done < "$1"
 }
 
-read_proc() { # $1 uid $2 pid $3 cgroup dir; prints proc or gone
-  p=$2
-  u=- g=-
-  while read -r k a b c d; do
-    case $k in Uid:) u="$a $b $c $d" ;; Gid:) g="$a $b $c $d" ;; esac
-  done < "/proc/$p/status" 2>/dev/null || { printf 'gone\t%s\t%s\t%s\n' "$1" "$p" "$3"; return; }
-  map_of "/proc/$p/uid_map" 2>/dev/null || { printf 'gone\t%s\t%s\t%s\n' "$1" "$p" "$3"; return; }
-  umap=$map
-  map_of "/proc/$p/gid_map" 2>/dev/null || { printf 'gone\t%s\t%s\t%s\n' "$1" "$p" "$3"; return; }
-  gmap=$map
-  # most processes share the previous one's namespace: test -ef saves a readlink fork
-  if [ -n "${last_ns_pid:-}" ] && [ "/proc/$p/ns/user" -ef "/proc/$last_ns_pid/ns/user" ] \
-    2>/dev/null; then
-    ns=$last_ns
-  else
-    ns=$(readlink "/proc/$p/ns/user" 2>/dev/null) || ns=-
-    last_ns=$ns last_ns_pid=$p
-  fi
-  comm=-
-  read -r comm < "/proc/$p/comm" 2>/dev/null || { printf 'gone\t%s\t%s\t%s\n' "$1" "$p" "$3"; return; }
-  [ -d "/proc/$p" ] || { printf 'gone\t%s\t%s\t%s\n' "$1" "$p" "$3"; return; }
-  printf 'proc\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n' "$1" "$p" "$3" "$u" "$g" "$umap" \
-    "$gmap" "$ns" "$(clean "$comm")"
-  cmdfiles="$cmdfiles /proc/$p/cmdline"
+ns_of() { # $1 pid -> $ns: its user namespace from the `ls` table, else readlink; "" if gone
+  case $nstab in
+    *" $1="*) ns=${nstab#* "$1"=}; ns=${ns%% *} ;;
+    *) ns=$(readlink "/proc/$1/ns/user" 2>/dev/null) || ns= ;;
+  esac
 }
 
-print_cmdlines() { # $1 uid: the command lines of $cmdfiles, all in two forks
-  [ -n "$cmdfiles" ] || return 0
-  # shellcheck disable=SC2086 # /proc/N/cmdline paths have no blanks
-  { head -v -c 4096 $cmdfiles 2>/dev/null; echo; } | tr '\0\t' '  ' |
-    while IFS= read -r line; do
-      case $line in
-        '==> /proc/'*'/cmdline <==') cp=${line#==> /proc/}; cp=${cp%%/*} ;;
-        '') ;;
-        *) printf 'cmdline\t%s\t%s\t%s\n' "$1" "$cp" "${line% }" ;;
-      esac
-    done
-  cmdfiles=
-}
+# --- pass 1: mounts, the pods' cgroup directories and processes; collects $links for `ls`
 
-find_pod_dir() { # $1 uid -> $poddir or empty; prints tried records
-  u=$1
-  e=$(printf '%s' "$u" | tr '-' '_')
-  poddir=
+mounts='' roots=''
+while read -r _id _parent _dev _root mnt _opts rest; do
+  fstype=${rest#*- }
+  fstype=${fstype%% *}
+  super=${rest##* }
+  case $fstype in
+    cgroup2) mounts="${mounts}mount${T}cgroup2$T$mnt$T$super$NL"; roots="$mnt $roots" ;;
+    cgroup)
+      case ",$super," in
+        *,name=systemd,*) mounts="${mounts}mount${T}cgroup$T$mnt$T$super$NL"; roots="$roots $mnt" ;;
+      esac ;;
+  esac
+done < /proc/self/mountinfo
+
+find_pod_dir() { # $1 uid, $2 escaped uid -> $poddir or empty; $found: tried/poddir records
+  u=$1 e=$2
+  poddir='' found=''
   for r in $roots; do
     for c in \
       "$r/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod$e.slice" \
       "$r/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod$e.slice" \
       "$r/kubepods.slice/kubepods-pod$e.slice" \
       "$r/kubepods/besteffort/pod$u" "$r/kubepods/burstable/pod$u" "$r/kubepods/pod$u"; do
-      printf 'tried\t%s\t%s\n' "$u" "$c"
-      if [ -d "$c" ]; then poddir=$c; return; fi
+      found="${found}tried$T$u$T$c$NL"
+      if [ -d "$c" ]; then poddir=$c; break 2; fi
     done
   done
-  # nested roots (kind, --cgroup-root): look the directory up by name
-  for r in $roots; do
-    for c in "$r"/*/*pod"$e".slice "$r"/*/*/*pod"$e".slice "$r"/*/*/*/*pod"$e".slice \
-      "$r"/*/*/*/*/*pod"$e".slice "$r"/*/pod"$u" "$r"/*/*/pod"$u" "$r"/*/*/*/pod"$u" \
-      "$r"/*/*/*/*/pod"$u"; do
-      if [ -d "$c" ]; then printf 'tried\t%s\t%s\n' "$u" "$c"; poddir=$c; return; fi
+  if [ -z "$poddir" ]; then
+    # nested roots (kind, --cgroup-root): look the directory up by name
+    for r in $roots; do
+      for c in "$r"/*/*pod"$e".slice "$r"/*/*/*pod"$e".slice "$r"/*/*/*/*pod"$e".slice \
+        "$r"/*/*/*/*/*pod"$e".slice "$r"/*/pod"$u" "$r"/*/*/pod"$u" "$r"/*/*/*/pod"$u" \
+        "$r"/*/*/*/*/pod"$u"; do
+        if [ -d "$c" ]; then found="${found}tried$T$u$T$c$NL"; poddir=$c; break 2; fi
+      done
+      found="${found}tried$T$u$T$r/**/*pod$e.slice|pod$u$NL"
     done
-    printf 'tried\t%s\t%s\n' "$u" "$r/**/*pod$e.slice|pod$u"
-  done
+  fi
+  [ -z "$poddir" ] || found="${found}poddir$T$u$T$poddir$NL"
 }
 
-each_procs_file() { # $1 dir: the cgroup.procs files of it and up to 3 levels below
-  for f in "$1"/cgroup.procs "$1"/*/cgroup.procs "$1"/*/*/cgroup.procs "$1"/*/*/*/cgroup.procs; do
-    [ -f "$f" ] && printf '%s\n' "$f"
-  done
-}
-
-targets=" "
-cmdfiles=
+links='' escaped='' n=0 last_poddir=''
 for uid in "$@"; do
-  targets="$targets$uid "
-  find_pod_dir "$uid"
+  n=$((n + 1))
+  subst "$uid" - _
+  escaped="$escaped $subst"
+  find_pod_dir "$uid" "$subst"
+  procs=
   if [ -n "$poddir" ]; then
-    printf 'poddir\t%s\t%s\n' "$uid" "$poddir"
-    for f in $(each_procs_file "$poddir"); do
+    for f in "$poddir"/cgroup.procs "$poddir"/*/cgroup.procs "$poddir"/*/*/cgroup.procs \
+      "$poddir"/*/*/*/cgroup.procs; do
+      [ -f "$f" ] || continue
       dir=${f%/cgroup.procs}
       while read -r pid; do
-        read_proc "$uid" "$pid" "$dir"
+        procs="$procs$pid$T$dir$NL"
+        links="$links /proc/$pid/ns/user"
       done < "$f"
     done
-    print_cmdlines "$uid"
     last_poddir=$poddir
+  fi
+  eval "found_$n=\$found poddir_$n=\$poddir procs_$n=\$procs"
+done
+
+# the other pods of this node: one running process each (pass 1 picks it, pass 2 prints it)
+kube=
+case $last_poddir in
+  */kubepods.slice/*) kube=${last_poddir%%/kubepods.slice/*}/kubepods.slice ;;
+  */kubepods/*) kube=${last_poddir%%/kubepods/*}/kubepods ;;
+esac
+
+other_pods() { # $@ the target uids; $mode pick|print
+  # each other pod: its first process with a user namespace of its own
+  [ -n "$kube" ] || return 0
+  for d in "$kube"/*-pod*.slice "$kube"/*/*-pod*.slice "$kube"/pod* "$kube"/*/pod*; do
+    [ -d "$d" ] || continue
+    skip=
+    for uid in "$@"; do case $d in *pod"$uid") skip=1 ;; esac; done
+    for e in $escaped; do case $d in *pod"$e".slice) skip=1 ;; esac; done
+    [ -n "$skip" ] && continue
+    for f in "$d"/cgroup.procs "$d"/*/cgroup.procs "$d"/*/*/cgroup.procs "$d"/*/*/*/cgroup.procs; do
+      [ -f "$f" ] || continue
+      pid=
+      while read -r pid; do
+        [ -r "/proc/$pid/uid_map" ] || continue
+        map_of "/proc/$pid/uid_map" 2>/dev/null || continue
+        case $map in "0 0 4294967295") continue ;; esac
+        if [ "$mode" = pick ]; then
+          links="$links /proc/$pid/ns/user"
+        else
+          ns_of "$pid"
+          [ -n "$ns" ] || continue
+          printf 'other\t%s\t%s\t%s\t%s\n' "$d" "$pid" "$map" "$ns"
+        fi
+        break 2
+      done < "$f"
+    done
+  done
+}
+mode=pick
+other_pods "$@"
+
+# --- one `ls` for the user-namespace links of the probe shell, PID 1 and every process found
+
+nstab=' '
+# shellcheck disable=SC2086 # /proc/N/ns/user paths have no blanks
+lsout=$(ls -ln "/proc/$$/ns/user" /proc/1/ns/user $links 2>/dev/null)
+set -f
+oldifs=$IFS IFS=$NL
+for line in $lsout; do
+  case $line in *" -> "*) ;; *) continue ;; esac
+  target=${line##* -> }
+  line=${line% -> *}
+  line=${line##* /proc/}
+  nstab="$nstab${line%%/*}=$target "
+done
+IFS=$oldifs
+set +f
+
+# --- pass 2: print
+
+ns_of $$
+self_ns=${ns:--}
+ns_of 1
+printf 'host\t%s\t%s\n' "$self_ns" "${ns:--}"
+printf '%s' "$mounts"
+
+for kind in uid gid; do
+  file=/etc/sub$kind
+  if [ -r "$file" ]; then
+    while IFS= read -r line; do
+      case $line in kubelet:*) clean "$line"; printf 'subid\t%s\t%s\n' "$kind" "$cleaned" ;; esac
+    done < "$file"
+  fi
+  if command -v getsubids >/dev/null 2>&1; then
+    if [ "$kind" = uid ]; then out=$(getsubids kubelet 2>&1)
+    else out=$(getsubids -g kubelet 2>&1); fi
+    subst "$out" "$T" ' '
+    subst "$subst" "$NL" ,
+    printf 'getsubids\t%s\t%s\n' "$kind" "$subst"
+  else
+    printf 'getsubids\t%s\t-\n' "$kind"
+  fi
+done
+
+gone() { printf 'gone\t%s\t%s\t%s\n' "$1" "$2" "$3"; }
+
+read_proc() { # $1 uid $2 pid $3 cgroup dir; prints proc or gone
+  p=$2
+  u=- g=-
+  while read -r k a b c d; do
+    case $k in Uid:) u="$a $b $c $d" ;; Gid:) g="$a $b $c $d" ;; esac
+  done < "/proc/$p/status" 2>/dev/null || { gone "$1" "$p" "$3"; return; }
+  map_of "/proc/$p/uid_map" 2>/dev/null || { gone "$1" "$p" "$3"; return; }
+  umap=$map
+  map_of "/proc/$p/gid_map" 2>/dev/null || { gone "$1" "$p" "$3"; return; }
+  gmap=$map
+  ns_of "$p"
+  comm=-
+  read -r comm < "/proc/$p/comm" 2>/dev/null || { gone "$1" "$p" "$3"; return; }
+  [ -d "/proc/$p" ] || { gone "$1" "$p" "$3"; return; }
+  clean "$comm"
+  printf 'proc\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n' "$1" "$p" "$3" "$u" "$g" "$umap" \
+    "$gmap" "${ns:--}" "$cleaned"
+  cmdfiles="$cmdfiles /proc/$p/cmdline"
+  cmdpods="$cmdpods$p=$1 "
+}
+
+cmdfiles='' cmdpods=' ' n=0
+targets=' '
+for uid in "$@"; do
+  n=$((n + 1))
+  targets="$targets$uid "
+  eval "found=\$found_$n poddir=\$poddir_$n procs=\$procs_$n"
+  printf '%s' "$found"
+  if [ -n "$poddir" ]; then
+    set -f
+    oldifs=$IFS IFS=$NL
+    for entry in $procs; do
+      IFS=$oldifs
+      read_proc "$uid" "${entry%%"$T"*}" "${entry#*"$T"}"
+    done
+    IFS=$oldifs
+    set +f
   fi
   rec="$kroot/pods/$uid/userns"
   if [ -r "$rec" ]; then
-    printf 'record\t%s\t%s\n' "$uid" "$(tr '\t\n' '  ' < "$rec")"
+    slurp "$rec"
+    printf 'record\t%s\t%s\n' "$uid" "$cleaned"
   elif [ -e "$rec" ]; then
     printf 'norecord\t%s\tunreadable\n' "$uid"
   else
@@ -156,41 +258,32 @@ for uid in "$@"; do
   fi
 done
 
+# the command lines of every process printed above, in two processes
+if [ -n "$cmdfiles" ]; then
+  # shellcheck disable=SC2086 # /proc/N/cmdline paths have no blanks
+  { head -v -c 4096 $cmdfiles 2>/dev/null; echo; } | tr '\0\t' '  ' |
+    while IFS= read -r line; do
+      case $line in
+        '==> /proc/'*'/cmdline <==')
+          cp=${line#==> /proc/}
+          cp=${cp%%/*}
+          cu=${cmdpods#* "$cp"=}
+          cu=${cu%% *} ;;
+        '') ;;
+        *) printf 'cmdline\t%s\t%s\t%s\n' "$cu" "$cp" "${line% }" ;;
+      esac
+    done
+fi
+
 # the other pods of this node: their kubelet records and one running process each
 for rec in "$kroot"/pods/*/userns; do
   [ -r "$rec" ] || continue
   other=${rec%/userns}
   other=${other##*/}
   case $targets in *" $other "*) continue ;; esac
-  printf 'otherrecord\t%s\t%s\n' "$other" "$(tr '\t\n' '  ' < "$rec")"
+  slurp "$rec"
+  printf 'otherrecord\t%s\t%s\n' "$other" "$cleaned"
 done
-if [ -n "${last_poddir:-}" ]; then
-  case $last_poddir in
-    */kubepods.slice/*) kube=${last_poddir%%/kubepods.slice/*}/kubepods.slice ;;
-    */kubepods/*) kube=${last_poddir%%/kubepods/*}/kubepods ;;
-    *) kube= ;;
-  esac
-  if [ -n "$kube" ]; then
-    for d in "$kube"/*-pod*.slice "$kube"/*/*-pod*.slice "$kube"/pod* "$kube"/*/pod*; do
-      [ -d "$d" ] || continue
-      skip=
-      for uid in "$@"; do
-        e=$(printf '%s' "$uid" | tr '-' '_')
-        case $d in *pod"$uid"|*pod"$e".slice) skip=1 ;; esac
-      done
-      [ -n "$skip" ] && continue
-      for f in $(each_procs_file "$d"); do
-        pid=
-        while read -r pid; do
-          [ -r "/proc/$pid/uid_map" ] || continue
-          map_of "/proc/$pid/uid_map" 2>/dev/null || continue
-          ns=$(readlink "/proc/$pid/ns/user" 2>/dev/null) || continue
-          case $map in "0 0 4294967295") continue ;; esac
-          printf 'other\t%s\t%s\t%s\t%s\n' "$d" "$pid" "$map" "$ns"
-          break 2
-        done < "$f"
-      done
-    done
-  fi
-fi
+mode=print
+other_pods "$@"
 printf 'end\n'
