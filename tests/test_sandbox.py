@@ -78,6 +78,11 @@ def test_pods_are_visible_only_on_their_own_node(sandbox: Sandbox) -> None:
 def test_node_files_are_private_and_the_host_is_untouched(sandbox: Sandbox) -> None:
     done = _ssh(sandbox, "wk1", "cat /etc/subuid; getent passwd kubelet | cut -d: -f1")
     assert done.stdout == "kubelet:65536:7208960\nkubelet\n"
+    # root's home is the node's own, with the distribution's start-up files, not the host's
+    home = _ssh(sandbox, "wk1", "ls -A ~")
+    skeleton = Path("/usr/share/base-files")
+    expected = [f".{f}" for f in ("bashrc", "profile") if (skeleton / f"dot.{f}").is_file()]
+    assert (home.returncode, home.stdout.split()) == (0, expected)
     assert "kubelet:65536" not in Path("/etc/subuid").read_text()
     assert not Path("/var/lib/kubelet/pods").exists() or TESTPOD_UID not in os.listdir(
         "/var/lib/kubelet/pods"

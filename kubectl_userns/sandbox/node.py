@@ -3,7 +3,9 @@
 A node's PID 1 is ``sleep infinity`` in its own PID namespace; killing it kills everything in
 the node. Inside, paths are where a real node has them: cgroup2 at /sys/fs/cgroup (or hybrid
 v1/v2 like this host), /etc and /var/lib as node-private overlays of the host's (so the host's
-files never change), /var/lib/kubelet on the host's filesystem, a private /run.
+files never change), /var/lib/kubelet on the host's filesystem, a private /run, and a private
+root home with the distribution's default start-up files: the host's /root, with whatever a
+developer's shell runs at start-up, would run at every SSH login into a node (and write there).
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ mount -t overlay overlay \
 mount --bind "$node/kubelet" /var/lib/kubelet
 mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -m 755 /run/sshd /run/crio
+# root's home as a new node has it (Debian's skeleton), not the host's /root: sshd runs root's
+# login shell for every command, and that shell's start-up files belong to the node
+mount -t tmpfs -o mode=700 tmpfs /root
+for f in bashrc profile; do
+  [ ! -f "/usr/share/base-files/dot.$f" ] || cp "/usr/share/base-files/dot.$f" "/root/.$f"
+done
 ln -s /bin/sleep /run/crio/conmon  # what the sandbox's conmon stand-ins run as
 umount -R /sys/fs/cgroup  # the host's cgroup mounts: a node has its own
 if [ "$mode" = hybrid ]; then
