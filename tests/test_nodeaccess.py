@@ -144,6 +144,19 @@ def test_runs_script_from_stdin_with_quoted_args(sshd: Sshd) -> None:
     assert not os.path.exists("/tmp/kubectl-userns-pwned")
 
 
+def test_the_connection_sends_and_acknowledges_without_delay(sshd: Sshd) -> None:
+    runner = open_runner("node-a", None, _options(sshd.config(sshd.known_hosts())))
+    assert isinstance(runner, SSHRunner)
+    try:
+        assert runner.run("echo ok", []).stdout == "ok\n"
+        sock = runner._client.get_transport().sock
+        # no 40 ms waits for delayed ACKs between the small packets of the SSH conversation
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        assert type(sock).__name__ == "_QuickAckSocket"
+    finally:
+        runner.close()
+
+
 def test_ssh_config_entry_for_the_node_name_wins_over_the_address(sshd: Sshd) -> None:
     config = sshd.config(sshd.known_hosts())
     target = resolve_ssh_target("node-a", "203.0.113.9", _options(config))
