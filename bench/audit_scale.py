@@ -2,6 +2,10 @@
 the installed ``kubectl-userns audit -A`` as a user feels it. Nodes are probed in parallel, so
 16 nodes should take at most about twice one node.
 
+Where the CPU goes, per measured run: the client (``kubectl-userns`` itself), and the sandbox per
+node - the nodes' cgroups (sshd, the login shell, the probe) plus the API emulator with the
+processes it started and reaped (the sandbox kubelet's probe pods with ``--via pod``).
+
 Run as root: ``.venv/bin/python -m bench.audit_scale [--rounds 5] [--via ssh|pod]
 [--parallel N]``.
 """
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -36,11 +41,31 @@ def build(root: Path, nodes: int) -> Sandbox:
     return cluster
 
 
-def time_audit(cluster: Sandbox, rounds: int, extra: list[str]) -> list[float]:
+def sandbox_cpu(cluster: Sandbox) -> float:
+    """CPU seconds spent so far by the nodes' cgroups and the API emulator (with its children)."""
+    total = 0.0
+    for node in cluster.nodes.values():
+        for line in Path(node.cgroup_dirs[0], "cpu.stat").read_text().splitlines():
+            if line.startswith("usage_usec "):
+                total += int(line.split()[1]) / 1e6
+    fields = Path(f"/proc/{cluster.data['api']['pid']}/stat").read_text().rsplit(")", 1)[1]
+    utime, stime, cutime, cstime = (int(v) for v in fields.split()[11:15])
+    return total + (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
+def client_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_audit(cluster: Sandbox, rounds: int, extra: list[str]) -> tuple[list[float], float, float]:
+    """Wall clock of each run, and the sandbox's and the client's CPU seconds per run."""
     env = {**os.environ, **cluster.env()}
     argv = [str(BIN), "audit", "-A", "-o", "json", *extra]
     samples = []
     for i in range(rounds + 1):  # the first run warms caches and is dropped
+        if i == 1:
+            sandbox_start, client_start = sandbox_cpu(cluster), client_cpu()
         start = time.perf_counter()
         done = subprocess.run(argv, env=env, capture_output=True, check=False)
         elapsed = time.perf_counter() - start
@@ -48,7 +73,8 @@ def time_audit(cluster: Sandbox, rounds: int, extra: list[str]) -> list[float]:
             raise RuntimeError(f"audit exited {done.returncode}: {done.stderr.decode()}")
         if i:
             samples.append(elapsed)
-    return samples
+    sandbox = (sandbox_cpu(cluster) - sandbox_start) / rounds
+    return samples, sandbox, (client_cpu() - client_start) / rounds
 
 
 def main() -> None:
@@ -61,7 +87,7 @@ def main() -> None:
     extra = ["--via", "pod"] if args.via == "pod" else []
     extra += ["--parallel", str(args.parallel)]
     sizes = [int(s) for s in args.sizes.split(",")]
-    results: dict[int, list[float]] = {}
+    results: dict[int, tuple[list[float], float, float]] = {}
     with tempfile.TemporaryDirectory(prefix="audit-bench-") as tmp:
         for size in sizes:
             cluster = build(Path(tmp), size)
@@ -69,18 +95,22 @@ def main() -> None:
                 results[size] = time_audit(cluster, args.rounds, extra)
             finally:
                 cluster.down()
-    base = statistics.median(results[sizes[0]])
+    base = statistics.median(results[sizes[0]][0])
     print(
         f"audit -A via {args.via}, --parallel {args.parallel}, {args.rounds} rounds, "
         f"2 pods per node, {os.cpu_count()} CPUs"
     )
-    print(f"| nodes | median (ms) | min (ms) | ratio to {sizes[0]} node(s) |")
-    print("|---:|---:|---:|---:|")
+    print(
+        f"| nodes | median (ms) | min (ms) | ratio to {sizes[0]} node(s) "
+        "| sandbox CPU per node (ms) | client CPU (ms) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|")
     for size in sizes:
-        median = statistics.median(results[size])
+        samples, sandbox, client = results[size]
+        median = statistics.median(samples)
         print(
-            f"| {size} | {median * 1000:.0f} | {min(results[size]) * 1000:.0f} | "
-            f"{median / base:.2f}x |"
+            f"| {size} | {median * 1000:.0f} | {min(samples) * 1000:.0f} | "
+            f"{median / base:.2f}x | {sandbox / size * 1000:.0f} | {client * 1000:.0f} |"
         )
 
 
