@@ -244,11 +244,12 @@ def forget_install_paths(installed: Path) -> None:
 
 
 def merge_into(installed: Path, site: Path) -> None:
-    """Copy an installed tree into ``site``; files already there win.
+    """Move an installed tree into ``site``; files already there win.
 
     The oldest Python version is merged first and provides every shared file; later versions
     add only their own extension modules (their file names carry the Python version). The
-    ``bin/`` console scripts are left out: the launcher replaces them.
+    ``bin/`` console scripts are left out: the launcher replaces them. Files are hard-linked
+    (both trees are the build's own temporary files), copied where a link cannot be made.
     """
     for path in sorted(installed.rglob("*")):
         rel = path.relative_to(installed)
@@ -260,7 +261,10 @@ def merge_into(installed: Path, site: Path) -> None:
         if path.is_dir():
             out.mkdir(parents=True, exist_ok=True)
         elif not out.exists():
-            shutil.copyfile(path, out)
+            try:
+                os.link(path, out)
+            except OSError:
+                shutil.copyfile(path, out)
 
 
 def build_site(
