@@ -106,9 +106,9 @@ ImageFlag = Annotated[
     typer.Option(
         "--image",
         metavar="IMAGE",
-        help=f"Image of the probe pod with --via pod; needs a POSIX sh, readlink, tr, cat, "
-        f"chroot and nsenter (default {DEFAULT_IMAGE}; point it at a mirror for air-gapped "
-        "registries).",
+        help=f"Image of the probe pod with --via pod; needs a POSIX sh, ls, head, readlink, "
+        f"tr, cat, chroot and nsenter (default {DEFAULT_IMAGE}; point it at a mirror for "
+        "air-gapped registries).",
         rich_help_panel=NODE_PANEL,
         show_default=False,
     ),

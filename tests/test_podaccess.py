@@ -291,16 +291,19 @@ def test_emulator_pod_life_cycle_with_real_kubectl(cluster: Sandbox, tmp_path: P
     assert kubectl("get", "pod", "lifecycle").returncode == 1
 
 
-def _probe_processes() -> list[str]:
+def _probe_processes(node_pid: int) -> list[str]:
+    """Probe-pod processes in the PID namespace of the node whose PID 1 is ``node_pid`` (other
+    tests' probe pods, in other sandboxes, run at the same time)."""
+    pidns = os.readlink(f"/proc/{node_pid}/ns/pid")
     found = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
                 cmdline = (proc / "cmdline").read_bytes()
+                if b"/tmp/probe-stderr" in cmdline and os.readlink(proc / "ns" / "pid") == pidns:
+                    found.append(proc.name)
             except OSError:
                 continue
-            if b"/tmp/probe-stderr" in cmdline:
-                found.append(proc.name)
     return found
 
 
@@ -312,6 +315,7 @@ def test_ctrl_c_deletes_the_probe_pod(cluster: Sandbox, no_leftovers: None) -> N
     cluster.add_node("stuck")
     cluster.add_pod("slow", node="stuck")
     # another pod's kubelet record is a FIFO nobody writes: the probe blocks reading it
+    node_pid = cluster.nodes["stuck"].init_pid
     record_dir = Path(cluster.nodes["stuck"].dir) / "kubelet" / "pods" / "0000-fifo"
     record_dir.mkdir(parents=True)
     os.mkfifo(record_dir / "userns")
@@ -325,7 +329,7 @@ def test_ctrl_c_deletes_the_probe_pod(cluster: Sandbox, no_leftovers: None) -> N
     )
     try:
         deadline = time.monotonic() + 20
-        while not _probe_processes():  # the probe pod runs and hangs on the FIFO
+        while not _probe_processes(node_pid):  # the probe pod runs and hangs on the FIFO
             assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
             time.sleep(0.02)
         assert [
@@ -342,7 +346,7 @@ def test_ctrl_c_deletes_the_probe_pod(cluster: Sandbox, no_leftovers: None) -> N
         cluster.store.delete("pods", "slow", "default")
     assert (proc.returncode, out) == (130, "")
     assert err.startswith("error: interrupted")
-    assert _probe_processes() == []  # the kubelet killed the container on delete
+    assert _probe_processes(node_pid) == []  # the kubelet killed the container on delete
 
 
 def test_a_node_that_never_runs_the_probe_pod(cluster: Sandbox, no_leftovers: None) -> None:

@@ -29,39 +29,37 @@ JSON = dict[str, Any]
 
 # Inside the node: build the container's root and mounts, drop capabilities, run the command.
 # The root is a tmpfs holding the "image" - the node's /usr read-only with the merged-/usr links,
-# an /etc with only root in passwd and group, a /dev of the usual character devices, /proc (the
-# node's with hostPID, else a fresh one of the pod's PID namespace) - and each volume at its
-# mountPath. The command sees only that, as in a real container: a probe that reads a node path
-# its pod does not mount fails here as it would on a cluster.
-# "$@" = ROOT, hostPID yes|no, N, then N x (kind source target ro|rw), then ro|rw (the root
-# filesystem), caps, nnp, --, then the command.
+# an /etc with only root in passwd and group, the node's /dev, /proc (the node's with hostPID,
+# else a fresh one of the pod's PID namespace) - and each volume at its mountPath. The command
+# sees only that, as in a real container: a probe that reads a node path its pod does not mount
+# fails here as it would on a cluster. Few processes: the directories come ready-made in one
+# argument, and `mount --rbind -o ro` binds and makes read-only in one go.
+# "$@" = ROOT, hostPID yes|no, DIRS and FILES (newline-separated, inside ROOT), N, then
+# N x (kind source target ro|rw), then ro|rw (the root filesystem), caps, nnp, --, the command.
 _SETUP = r"""
-set -eu
-r=$1 host_pid=$2 n=$3; shift 3
+set -euf
+r=$1 host_pid=$2 dirs=$3 files=$4 n=$5; shift 5
+nl='
+'
 mkdir -p "$r"
 mount -t tmpfs -o mode=755 container-root "$r"
-mkdir "$r/usr" "$r/proc" "$r/dev" "$r/etc" "$r/tmp" "$r/root"
-mount --rbind /usr "$r/usr"
-mount -o remount,bind,ro "$r/usr"
-for d in bin sbin lib lib32 lib64 libx32; do
-  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$r/$d"
-  elif [ -d "/$d" ]; then
-    mkdir "$r/$d"; mount --rbind "/$d" "$r/$d"; mount -o remount,bind,ro "$r/$d"
-  fi
-done
+IFS=$nl
+mkdir -p $dirs
+for f in $files; do : > "$f"; done
+unset IFS
+mount --rbind -o ro /usr "$r/usr"
+links=
+for d in bin sbin lib lib32 lib64 libx32; do [ -L "/$d" ] && links="$links usr/$d"; done
+[ -z "$links" ] || (cd "$r" && exec ln -s $links .)
 if [ "$host_pid" = yes ]; then mount --rbind /proc "$r/proc"; else mount -t proc proc "$r/proc"; fi
-mount -t tmpfs -o mode=755 dev "$r/dev"
-for d in null zero full random urandom; do : > "$r/dev/$d"; mount --bind "/dev/$d" "$r/dev/$d"; done
+mount --rbind /dev "$r/dev"
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$r/etc/passwd"
 printf 'root:x:0:\n' > "$r/etc/group"
 while [ "$n" -gt 0 ]; do
   kind=$1 src=$2 dst=$r$3 mode=$4; shift 4; n=$((n - 1))
   case $kind in
-    hostPath)
-      if [ -d "$src" ]; then mkdir -p "$dst"; else mkdir -p "${dst%/*}"; : > "$dst"; fi
-      mount --rbind "$src" "$dst"
-      if [ "$mode" = ro ]; then mount -o remount,bind,ro "$dst"; fi ;;
-    emptyDir) mkdir -p "$dst"; mount -t tmpfs -o mode=1777 tmpfs "$dst" ;;
+    hostPath) mount --rbind -o "$mode" "$src" "$dst" ;;
+    emptyDir) mount -t tmpfs -o mode=1777 tmpfs "$dst" ;;
   esac
 done
 if [ "$1" = ro ]; then mount -o remount,bind,ro "$r"; fi
@@ -71,6 +69,8 @@ if [ "$nnp" = yes ]; then
 fi
 exec chroot "$r" setpriv --bounding-set="$caps" --inh-caps=-all -- "$@"
 """
+# the image's directories (merged-/usr links are made next to them)
+_IMAGE_DIRS = ("usr", "proc", "dev", "etc", "tmp", "root")
 
 _running: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
 _lock = threading.Lock()
@@ -104,21 +104,36 @@ def _capabilities(container: JSON) -> tuple[str, bool]:
     return spec, context.get("allowPrivilegeEscalation") is False
 
 
-def _mounts(pod: JSON, container: JSON) -> list[str]:
+def _mounts(pod: JSON, container: JSON, root: str) -> list[str]:
+    """DIRS, FILES, N and the mounts for the setup script (see ``_SETUP``).
+
+    A hostPath of type File gets a file to bind onto, any other volume a directory.
+    """
+    import posixpath
+
     volumes = {v.get("name"): v for v in (pod.get("spec") or {}).get("volumes") or []}
+    dirs = [f"{root}/{d}" for d in _IMAGE_DIRS]
+    files: list[str] = []
     args: list[str] = []
     count = 0
     for mount in container.get("volumeMounts") or []:
         volume = volumes.get(mount.get("name")) or {}
+        target = root + posixpath.normpath("/" + str(mount["mountPath"]))
         mode = "ro" if mount.get("readOnly") else "rw"
         if "hostPath" in volume:
-            args += ["hostPath", volume["hostPath"]["path"], mount["mountPath"], mode]
+            args += ["hostPath", volume["hostPath"]["path"], target[len(root) :], mode]
+            if volume["hostPath"].get("type") in ("File", "FileOrCreate", "CharDevice"):
+                dirs.append(posixpath.dirname(target))
+                files.append(target)
+                count += 1
+                continue
         elif "emptyDir" in volume:
-            args += ["emptyDir", "-", mount["mountPath"], mode]
+            args += ["emptyDir", "-", target[len(root) :], mode]
         else:
             continue
+        dirs.append(target)
         count += 1
-    return [str(count), *args]
+    return ["\n".join(dirs), "\n".join(files), str(count), *args]
 
 
 def pod_argv(init_pid: int, pod: JSON) -> list[str]:
@@ -149,7 +164,7 @@ def pod_argv(init_pid: int, pod: JSON) -> list[str]:
         "kubelet",
         root,
         "yes" if spec.get("hostPID") else "no",
-        *_mounts(pod, container),
+        *_mounts(pod, container, root),
         "ro" if read_only else "rw",
         caps,
         "yes" if nnp else "no",
