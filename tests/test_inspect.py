@@ -209,8 +209,10 @@ def test_a_host_root_process_in_the_pod(variants: Sandbox) -> None:
 def test_processes_that_exit_during_the_probe_are_not_errors(variants: Sandbox) -> None:
     for _ in range(3):
         run = inspect(variants, "churny", "-o", "json")
-        assert run.exit_code == 0, run.stdout + run.stderr
-        report = json.loads(run.stdout)
+        report = json.loads(run.stdout) if run.stdout.startswith("{") else {}
+        failing = [c for c in report.get("checks", []) if c["status"] != "PASS"]
+        # the failing checks and the processes read, for a failure seen once and not since
+        assert run.exit_code == 0, (failing, report.get("processes"), run.stderr)
         assert report["summary"]["failed"] == 0
 
 
