@@ -285,16 +285,24 @@ class Sandbox:
     # --- pods -------------------------------------------------------------------------------
 
     def _free_slot(self, node: NodeState, length: int) -> int:
+        """The highest ID slot of the node's pool that no pod of the node holds.
+
+        Deterministic, so that tests never depend on luck, and from the top of the pool, away
+        from the low slots tests name on purpose (to make overlaps).
+        """
         pools = parse_subid_file(node.subuid or DEFAULT_POOL)
         pool = pools[0] if pools else parse_subid_file(DEFAULT_POOL)[0]
         used = {
-            p.host_id for p in self.pods.values() if p.node == node.name and p.host_id is not None
+            slot
+            for p in self.pods.values()
+            if p.node == node.name
+            for slot in [*p.slots, *([p.host_id] if p.host_id is not None else [])]
         }
         first = -(-pool.start // length) * length
-        slots = [s for s in range(first, pool.end - length + 1, length) if s not in used]
-        if not slots:
-            raise SandboxError(f"node {node.name} has no free ID slot left.")
-        return random.choice(slots)
+        for slot in reversed(range(first, pool.end - length + 1, length)):
+            if not any(abs(slot - u) < length for u in used):
+                return slot
+        raise SandboxError(f"node {node.name} has no free ID slot left.")
 
     def add_pod(
         self,
@@ -343,6 +351,10 @@ class Sandbox:
             length=length,
             pod_cgroup=pod_dir,
         )
+        if host_id is not None and isolated:
+            pod.slots.append(host_id)
+        if kubelet_record_host_id is not None:
+            pod.slots.append(kubelet_record_host_id)
         self.pods[f"{namespace}/{name}"] = pod
         self.save()
         prefix = "cri-o://" if runtime == "crio" else "containerd://"
@@ -366,6 +378,8 @@ class Sandbox:
                 elif holder is None or not shared_userns:
                     assert host_id is not None
                     slot = host_id if holder is None else self._free_slot(state_node, length)
+                    if slot not in pod.slots:
+                        pod.slots.append(slot)
                     pid = spawn(state_node, argv, cgroup=cgroup, new_userns_map=(slot, length))
                     holder = holder or pid
                 else:

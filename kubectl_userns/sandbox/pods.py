@@ -49,6 +49,9 @@ class PodState:
     pod_cgroup: str
     containers: list[ContainerState] = field(default_factory=list)
     extra_pids: list[int] = field(default_factory=list)
+    # every ID slot (first host ID) this pod holds on its node: its own range, a second range of
+    # a container with a user namespace of its own, the range of a lying kubelet record
+    slots: list[int] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
