@@ -54,11 +54,16 @@ map_of() { # $1: file -> "a b c,d e f" in $map
   while read -r a b c; do map="${map:+$map,}$a $b $c"; done < "$1"
 }
 
+# Per-PID values live in variables named after the PID (ns_123, pod_123), not in one long
+# string: a shell's ${long#*pattern} is quadratic, which made 100 processes take seconds. A
+# name is only ever built from a string of digits.
+is_pid() { case $1 in '' | *[!0-9]*) return 1 ;; esac; }
+
 ns_of() { # $1 pid -> $ns: its user namespace from the `ls` table, else readlink; "" if gone
-  case $nstab in
-    *" $1="*) ns=${nstab#* "$1"=}; ns=${ns%% *} ;;
-    *) ns=$(readlink "/proc/$1/ns/user" 2>/dev/null) || ns= ;;
-  esac
+  ns=
+  is_pid "$1" || return 0
+  eval "ns=\${ns_$1:-}"
+  [ -n "$ns" ] || ns=$(readlink "/proc/$1/ns/user" 2>/dev/null) || ns=
 }
 
 # --- pass 1: mounts, the pods' cgroup directories and processes; collects $links for `ls`
@@ -166,17 +171,18 @@ other_pods "$@"
 
 # --- one `ls` for the user-namespace links of the probe shell, PID 1 and every process found
 
-nstab=' '
 # shellcheck disable=SC2086 # /proc/N/ns/user paths have no blanks
 lsout=$(ls -ln "/proc/$$/ns/user" /proc/1/ns/user $links 2>/dev/null)
 set -f
 oldifs=$IFS IFS=$NL
 for line in $lsout; do
   case $line in *" -> "*) ;; *) continue ;; esac
+  # shellcheck disable=SC2034 # read by the eval below
   target=${line##* -> }
   line=${line% -> *}
   line=${line##* /proc/}
-  nstab="$nstab${line%%/*}=$target "
+  line=${line%%/*}
+  is_pid "$line" && eval "ns_$line=\$target"
 done
 IFS=$oldifs
 set +f
@@ -211,6 +217,7 @@ gone() { printf 'gone\t%s\t%s\t%s\n' "$1" "$2" "$3"; }
 
 read_proc() { # $1 uid $2 pid $3 cgroup dir; prints proc or gone
   p=$2
+  is_pid "$p" || return 0
   u=- g=-
   while read -r k a b c d; do
     case $k in Uid:) u="$a $b $c $d" ;; Gid:) g="$a $b $c $d" ;; esac
@@ -227,10 +234,10 @@ read_proc() { # $1 uid $2 pid $3 cgroup dir; prints proc or gone
   printf 'proc\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n' "$1" "$p" "$3" "$u" "$g" "$umap" \
     "$gmap" "${ns:--}" "$cleaned"
   cmdfiles="$cmdfiles /proc/$p/cmdline"
-  cmdpods="$cmdpods$p=$1 "
+  eval "pod_$p=\$1" # $p is a PID: digits from cgroup.procs, /proc/$p exists
 }
 
-cmdfiles='' cmdpods=' ' n=0
+cmdfiles='' n=0
 targets=' '
 for uid in "$@"; do
   n=$((n + 1))
@@ -267,10 +274,10 @@ if [ -n "$cmdfiles" ]; then
         '==> /proc/'*'/cmdline <==')
           cp=${line#==> /proc/}
           cp=${cp%%/*}
-          cu=${cmdpods#* "$cp"=}
-          cu=${cu%% *} ;;
+          cu=
+          is_pid "$cp" && eval "cu=\${pod_$cp:-}" ;;
         '') ;;
-        *) printf 'cmdline\t%s\t%s\t%s\n' "$cu" "$cp" "${line% }" ;;
+        *) [ -z "$cu" ] || printf 'cmdline\t%s\t%s\t%s\n' "$cu" "$cp" "${line% }" ;;
       esac
     done
 fi
