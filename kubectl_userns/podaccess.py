@@ -408,6 +408,7 @@ class PodRunner:
 
         deadline = time.monotonic() + self._options.timeout
         pause = 0.02
+        started = time.monotonic()
         while True:
             status, raw = self._client.call("GET", self._pods(name))
             if status != 200:
@@ -432,7 +433,9 @@ class PodRunner:
                 )
             if self._cancel.wait(pause):
                 raise KeyboardInterrupt
-            pause = min(pause * 1.5, 0.5)
+            # a probe usually ends within seconds: poll often then, seldom while an image pulls
+            waited = time.monotonic() - started
+            pause = min(pause * 1.5, 0.2 if waited < 5 else 1.0)
 
     def _delete(self, name: str) -> None:
         query = {"gracePeriodSeconds": "0"}
