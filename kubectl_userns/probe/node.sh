@@ -40,7 +40,7 @@ v=$(cat /proc/sys/user/max_user_namespaces 2>/dev/null) || v=-
 printf 'sysctl\tuser.max_user_namespaces\t%s\n' "$v"
 printf 'cgroupfs\t%s\n' "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null || echo -)"
 
-best= bestfs=- bestsrc=-
+best='' bestfs=- bestsrc=-
 while read -r _id _parent _dev _root mnt _opts rest; do
   fstype=${rest#*- }
   fstype=${fstype%% *}
