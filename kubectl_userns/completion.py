@@ -83,18 +83,15 @@ def _given(command: Any, words: Sequence[str]) -> tuple[dict[str, str], list[str
 def _cluster_names(kind: str, given: dict[str, str]) -> list[str]:
     """Names of ``kind`` from the cluster (or kubeconfig) the typed flags choose; [] on error."""
     try:
+        from kubectl_userns.kubeapi import KubeClient, kubeconfig_path
+        from kubectl_userns.options import ClusterOptions
+
         if kind == "contexts":
             from kubernetes import config
 
-            path = given.get("kubeconfig")
-            if path is None:
-                import os
-
-                path = os.environ.get("KUBECONFIG") or "~/.kube/config"
+            path = kubeconfig_path(given.get("kubeconfig"))
             contexts, _ = config.list_kube_config_contexts(config_file=path)  # type: ignore[no-untyped-call]
             return [str(c.get("name")) for c in contexts]
-        from kubectl_userns.kubeapi import KubeClient
-        from kubectl_userns.options import ClusterOptions
 
         client = KubeClient.from_options(
             ClusterOptions(given.get("kubeconfig"), given.get("context"), None, 5.0)

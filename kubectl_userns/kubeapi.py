@@ -34,6 +34,14 @@ class ApiAnswer:
     body: JSON | None
 
 
+def kubeconfig_path(explicit: str | None) -> str:
+    """The kubeconfig kubectl would read: --kubeconfig, else $KUBECONFIG, else ~/.kube/config.
+
+    $KUBECONFIG is read at call time, not when the kubernetes package was imported.
+    """
+    return explicit or os.environ.get("KUBECONFIG") or "~/.kube/config"
+
+
 class KubeClient:
     """Read-only access to the objects kubectl-userns needs."""
 
@@ -49,8 +57,7 @@ class KubeClient:
         from kubernetes import config  # heavy: only on paths that talk to a cluster
         from kubernetes.config.config_exception import ConfigException
 
-        # $KUBECONFIG is read now, not when the kubernetes package was imported
-        path = options.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+        path = kubeconfig_path(options.kubeconfig)
         try:
             contexts, active = config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
                 config_file=path
