@@ -77,7 +77,7 @@ def import_profile(args: list[str], env: dict[str, str]) -> tuple[float, list[st
             "-X",
             "importtime",
             "-c",
-            "import sys; from kubectl_userns.cli import main; sys.argv=['kubectl-userns', *"
+            "import sys; from kubectl_userns.cli.app import main; sys.argv=['kubectl-userns', *"
             f"{args!r}]; main()",
         ],
         capture_output=True,

@@ -69,11 +69,11 @@ def main():
     sys.path[0] = lib
     if os.path.basename(sys.argv[0]).startswith("kubectl_complete-"):
         # linked as kubectl_complete-userns: kubectl asks for shell completions
-        from kubectl_userns.completion import main as complete_main
+        from kubectl_userns.cli.completion import main as complete_main
 
         complete_main()
         return
-    from kubectl_userns.cli import main as cli_main
+    from kubectl_userns.cli.app import main as cli_main
 
     cli_main()
 

@@ -1,6 +1,6 @@
 """Domain errors of kubectl-userns and the exit codes they stand for.
 
-Library code raises these; the CLI boundary (:mod:`kubectl_userns.boundary`) turns each into
+Library code raises these; the CLI boundary (:mod:`kubectl_userns.cli.boundary`) turns each into
 one ``error: <sentence>`` line on stderr and the error's exit code. Every message is a sentence
 that says what happened and what to do next.
 

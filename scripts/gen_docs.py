@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from typer.main import get_command  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from kubectl_userns.cli import PROG, app  # noqa: E402
+from kubectl_userns.cli.app import PROG, app  # noqa: E402
 
 HEADER = """# Command reference
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from kubectl_userns.cli import PROG, app
+from kubectl_userns.cli.app import PROG, app
 
 VENV_BIN = Path(sys.executable).parent
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kubectl_userns.audit import build_audit, overlap_findings, pod_findings
+from kubectl_userns.checks.cluster import build_audit, overlap_findings, pod_findings
 from kubectl_userns.sandbox.cluster import Sandbox
 from tests.cli import Run, run_cli, run_process
 from tests.conftest import needs_root

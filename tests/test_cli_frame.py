@@ -75,7 +75,7 @@ def test_help_does_not_import_kubernetes_or_paramiko() -> None:
 
     code = (
         "import sys\n"
-        "from kubectl_userns.cli import app\n"
+        "from kubectl_userns.cli.app import app\n"
         "try:\n    app(['--help'], prog_name='kubectl userns')\nexcept SystemExit:\n    pass\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('kubernetes', 'paramiko', 'cryptography', 'urllib3'))\n"

@@ -94,7 +94,7 @@ def test_directories_json_and_output_format(tmp_path: Path) -> None:
 def test_stdin() -> None:
     from typer.testing import CliRunner
 
-    from kubectl_userns.cli import PROG, app
+    from kubectl_userns.cli.app import PROG, app
 
     result = CliRunner().invoke(
         app, ["convert", "-f", "-"], prog_name=PROG, input=(DATA / "app.yaml").read_text()

@@ -406,7 +406,7 @@ import sys
 sys.path[:0] = [sys.argv[1]]
 import paramiko, kubernetes.client, kubernetes.config, yaml, ruamel.yaml, tabulate
 import cryptography.hazmat.bindings._rust, nacl.bindings, bcrypt, pydantic_core, aiohttp
-import kubectl_userns.cli, kubectl_userns.kubeapi, kubectl_userns.nodeaccess
+import kubectl_userns.cli.app, kubectl_userns.access.api, kubectl_userns.access.node
 for name in ("_cffi_backend", "pydantic_core._pydantic_core", "yaml._yaml", "multidict._multidict"):
     module = sys.modules[name]
     assert module.__file__.startswith(sys.argv[1]), module.__file__

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.main import get_command
 
-from kubectl_userns.cli import app
+from kubectl_userns.cli.app import app
 from tests.cli import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from kubectl_userns.idmap import (
+from kubectl_userns.checks.idmap import (
     IdMapping,
     SubIdRange,
     format_id_map,

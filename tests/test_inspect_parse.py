@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from kubectl_userns.checks.idmap import IdMapping
+from kubectl_userns.checks.pod import build_report, pod_facts
 from kubectl_userns.errors import ProbeError
-from kubectl_userns.idmap import IdMapping
-from kubectl_userns.inspection import build_report, pod_facts
 from kubectl_userns.probe.pod_dump import parse_pod_dump
 
 DATA = Path(__file__).parent / "data" / "inspect"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from kubectl_userns.access.api import KubeClient
 from kubectl_userns.errors import APIUnreachableError, KubeconfigError
-from kubectl_userns.kubeapi import KubeClient
 from kubectl_userns.options import ClusterOptions
 
 CLUSTERS = """apiVersion: v1

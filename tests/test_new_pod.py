@@ -163,7 +163,8 @@ def test_bad_flags(args: list[str], message: str) -> None:
 
 def test_new_pod_does_not_import_kubernetes_or_paramiko() -> None:
     code = (
-        "import sys\nfrom kubectl_userns.cli import main\nsys.argv=['kubectl-userns','new-pod']\n"
+        "import sys\nfrom kubectl_userns.cli.app import main\n"
+        "sys.argv=['kubectl-userns','new-pod']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('kubernetes', 'paramiko', 'yaml', 'ruamel', 'urllib3'))\n"

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from kubectl_userns.errors import HostKeyError, NodeAuthError, NodeUnreachableError
-from kubectl_userns.nodeaccess import (
+from kubectl_userns.access.node import (
     LocalRunner,
     SSHRunner,
     open_runner,
     remote_command,
     resolve_ssh_target,
 )
+from kubectl_userns.errors import HostKeyError, NodeAuthError, NodeUnreachableError
 from kubectl_userns.options import NodeAccessOptions
 
 SSHD = "/usr/sbin/sshd"

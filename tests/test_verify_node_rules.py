@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from kubectl_userns.errors import AmbiguousNameError, NotFoundError, ProbeError
-from kubectl_userns.nodecheck import (
+from kubectl_userns.checks.node import (
     Context,
     KubeletSettings,
     Pool,
@@ -28,7 +27,8 @@ from kubectl_userns.nodecheck import (
     suggest_pool,
     summary_line,
 )
-from kubectl_userns.nodes import resolve_node_name
+from kubectl_userns.cli.names import resolve_node_name
+from kubectl_userns.errors import AmbiguousNameError, NotFoundError, ProbeError
 from kubectl_userns.probe.node_dump import NodeDump, parse_node_dump
 from kubectl_userns.sandbox.objects import kubelet_config, make_node
 

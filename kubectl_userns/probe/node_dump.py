@@ -1,7 +1,7 @@
 """Reader of the node probe's records (``probe/node.sh``) into plain frozen data.
 
 The reader only checks the shape of what the node said; judging it is
-:mod:`kubectl_userns.nodecheck`'s job.
+:mod:`kubectl_userns.checks.node`'s job.
 """
 
 from __future__ import annotations

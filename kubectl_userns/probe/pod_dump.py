@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from kubectl_userns.errors import ProbeError
-from kubectl_userns.idmap import (
+from kubectl_userns.checks.idmap import (
     IdMapping,
     KubeletUsernsRecord,
     SubIdRange,
@@ -14,6 +13,7 @@ from kubectl_userns.idmap import (
     parse_kubelet_record,
     parse_subid_file,
 )
+from kubectl_userns.errors import ProbeError
 from kubectl_userns.probe.records import Record, parse_records
 
 

@@ -15,8 +15,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from kubectl_userns.checks.idmap import parse_subid_file
 from kubectl_userns.errors import SandboxError
-from kubectl_userns.idmap import parse_subid_file
 from kubectl_userns.sandbox.apiserver import start_apiserver, stop_apiserver
 from kubectl_userns.sandbox.kubeconfig import write_kubeconfig
 from kubectl_userns.sandbox.node import (

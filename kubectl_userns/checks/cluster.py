@@ -12,9 +12,9 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from kubectl_userns.checks.idmap import is_host_map, parse_id_map
+from kubectl_userns.checks.pod import REPORT_VERSION, PodFacts, build_report, pod_facts
 from kubectl_userns.errors import EXIT_CHECK_FAILED, EXIT_INCOMPLETE, EXIT_OK, UsernsError
-from kubectl_userns.idmap import is_host_map, parse_id_map
-from kubectl_userns.inspection import REPORT_VERSION, PodFacts, build_report, pod_facts
 from kubectl_userns.probe.pod_dump import OtherPod, PodDump, parse_pod_dump
 
 ISOLATED = "ISOLATED"

@@ -6,6 +6,28 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from kubectl_userns.access.via_pod import DEFAULT_TIMEOUT, PodAccessOptions
+from kubectl_userns.cli.flags import (
+    ContextFlag,
+    ImageFlag,
+    KubeconfigFlag,
+    KubeletRootFlag,
+    LocalFlag,
+    NoHeadersFlag,
+    OutputFlag,
+    ProbeNamespaceFlag,
+    ProbeTimeoutFlag,
+    RequestTimeoutFlag,
+    SshAcceptNewFlag,
+    SshAddressTypeFlag,
+    SshConfigFlag,
+    SshHostFlag,
+    SshKeyFlag,
+    SshPortFlag,
+    SshTimeoutFlag,
+    SshUserFlag,
+    ViaFlag,
+)
 from kubectl_userns.errors import (
     EXIT_CHECK_FAILED,
     APIRefusedError,
@@ -19,37 +41,14 @@ from kubectl_userns.errors import (
 from kubectl_userns.options import (
     AddressType,
     ClusterOptions,
-    ContextFlag,
-    KubeconfigFlag,
-    KubeletRootFlag,
-    LocalFlag,
     NodeAccessOptions,
-    NoHeadersFlag,
-    OutputFlag,
     OutputFormat,
     OutputOptions,
-    RequestTimeoutFlag,
-    SshAcceptNewFlag,
-    SshAddressTypeFlag,
-    SshConfigFlag,
-    SshHostFlag,
-    SshKeyFlag,
-    SshPortFlag,
-    SshTimeoutFlag,
-    SshUserFlag,
     ssh_flags_given,
-)
-from kubectl_userns.podaccess import (
-    DEFAULT_TIMEOUT,
-    ImageFlag,
-    PodAccessOptions,
-    ProbeNamespaceFlag,
-    ProbeTimeoutFlag,
-    ViaFlag,
 )
 
 if TYPE_CHECKING:
-    from kubectl_userns.kubeapi import KubeClient
+    from kubectl_userns.access.api import KubeClient
 
 HELP = """Check a node's prerequisites for user namespaces and say what to fix.
 
@@ -136,7 +135,7 @@ def verify_node(
 
 def find_node(client: KubeClient, query: str) -> dict[str, Any]:
     """The Node object for a full name, or for an unambiguous part of one."""
-    from kubectl_userns.nodes import resolve_node_name
+    from kubectl_userns.cli.names import resolve_node_name
 
     try:
         return client.get_node(query)
@@ -164,9 +163,9 @@ def run_verify_node(
     """
     import threading
 
-    from kubectl_userns.kubeapi import KubeClient
-    from kubectl_userns.nodeaccess import NodeRunner, SSHRunner, node_address, open_runner
-    from kubectl_userns.nodecheck import (
+    from kubectl_userns.access.api import KubeClient
+    from kubectl_userns.access.node import NodeRunner, SSHRunner, node_address, open_runner
+    from kubectl_userns.checks.node import (
         Context,
         build_report,
         node_info,
@@ -183,7 +182,7 @@ def run_verify_node(
     node_error: UsernsError | None = None
     runner: NodeRunner | None = None
     if pod_access is not None:
-        from kubectl_userns.podaccess import PodRunner
+        from kubectl_userns.access.via_pod import PodRunner
 
         runner = PodRunner(
             client,
@@ -272,8 +271,8 @@ def run_verify_node(
 
 def render_report(report: dict[str, Any], out: OutputOptions) -> str:
     """The checklist table, the fixes as numbered lines and a summary line; or the data."""
-    from kubectl_userns.nodecheck import summary_line
-    from kubectl_userns.render import render_data, render_table
+    from kubectl_userns.checks.node import summary_line
+    from kubectl_userns.cli.render import render_data, render_table
 
     if out.format in (OutputFormat.json, OutputFormat.yaml):
         return render_data(report, out.format.value)

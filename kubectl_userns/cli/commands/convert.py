@@ -61,8 +61,8 @@ def convert(
         ),
     ] = False,
 ) -> None:
-    from kubectl_userns.conversion import convert as run
-    from kubectl_userns.conversion import read_sources, render
+    from kubectl_userns.manifests.convert import convert as run
+    from kubectl_userns.manifests.convert import read_sources, render
 
     if filename.count("-") > 1:
         raise UsageError("-f - can be given once: stdin is read only once.")

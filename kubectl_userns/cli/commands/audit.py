@@ -8,20 +8,18 @@ from typing import Annotated, Any
 
 import typer
 
-from kubectl_userns.errors import UsageError, UsernsError
-from kubectl_userns.options import (
-    AddressType,
-    ClusterOptions,
+from kubectl_userns.access.via_pod import PodAccessOptions
+from kubectl_userns.cli.flags import (
     ContextFlag,
+    ImageFlag,
     KubeconfigFlag,
     KubeletRootFlag,
     LocalFlag,
     NamespaceFlag,
-    NodeAccessOptions,
     NoHeadersFlag,
     OutputFlag,
-    OutputFormat,
-    OutputOptions,
+    ProbeNamespaceFlag,
+    ProbeTimeoutFlag,
     RequestTimeoutFlag,
     SshAcceptNewFlag,
     SshAddressTypeFlag,
@@ -31,14 +29,16 @@ from kubectl_userns.options import (
     SshPortFlag,
     SshTimeoutFlag,
     SshUserFlag,
-    ssh_flags_given,
-)
-from kubectl_userns.podaccess import (
-    ImageFlag,
-    PodAccessOptions,
-    ProbeNamespaceFlag,
-    ProbeTimeoutFlag,
     ViaFlag,
+)
+from kubectl_userns.errors import UsageError, UsernsError
+from kubectl_userns.options import (
+    AddressType,
+    ClusterOptions,
+    NodeAccessOptions,
+    OutputFormat,
+    OutputOptions,
+    ssh_flags_given,
 )
 
 HELP = """Audit the user-namespace isolation of every running pod, node by node.
@@ -197,10 +197,10 @@ def run_audit(
     import threading
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    from kubectl_userns.audit import build_audit, group_by_node
-    from kubectl_userns.kubeapi import KubeClient
-    from kubectl_userns.nodeaccess import open_runner
-    from kubectl_userns.podaccess import MANAGED_BY, PodRunner
+    from kubectl_userns.access.api import KubeClient
+    from kubectl_userns.access.node import open_runner
+    from kubectl_userns.access.via_pod import MANAGED_BY, PodRunner
+    from kubectl_userns.checks.cluster import build_audit, group_by_node
 
     client = KubeClient.from_options(cluster)
     pods = client.list_pods(
@@ -269,9 +269,9 @@ def _audit_node(
     needs_address: bool = True,
 ) -> tuple[list[dict[str, Any]], str]:
     """Probe one node for all its pods; a failure makes its pods UNKNOWN, never raises."""
-    from kubectl_userns.audit import audit_node, node_error_text, unknown_row
-    from kubectl_userns.inspection import DEFAULT_IDS_PER_POD
-    from kubectl_userns.nodeaccess import node_address
+    from kubectl_userns.access.node import node_address
+    from kubectl_userns.checks.cluster import audit_node, node_error_text, unknown_row
+    from kubectl_userns.checks.pod import DEFAULT_IDS_PER_POD
     from kubectl_userns.probe import load_script
 
     try:
@@ -303,9 +303,9 @@ def _audit_node(
 
 def render_audit(result: dict[str, Any], out: OutputOptions) -> str:
     """The pod table, the findings table and a summary line; or the report as data."""
-    from kubectl_userns.audit import summary_line as audit_summary
-    from kubectl_userns.audit import verdict_text
-    from kubectl_userns.render import render_data, render_table
+    from kubectl_userns.checks.cluster import summary_line as audit_summary
+    from kubectl_userns.checks.cluster import verdict_text
+    from kubectl_userns.cli.render import render_data, render_table
 
     if out.format in (OutputFormat.json, OutputFormat.yaml):
         return render_data(result, out.format.value)

@@ -35,7 +35,7 @@ _VALUES = {
 def _command_tree() -> Any:
     import typer
 
-    from kubectl_userns.cli import app
+    from kubectl_userns.cli.app import app
 
     return typer.main.get_command(app)
 
@@ -83,7 +83,7 @@ def _given(command: Any, words: Sequence[str]) -> tuple[dict[str, str], list[str
 def _cluster_names(kind: str, given: dict[str, str]) -> list[str]:
     """Names of ``kind`` from the cluster (or kubeconfig) the typed flags choose; [] on error."""
     try:
-        from kubectl_userns.kubeapi import KubeClient, kubeconfig_path
+        from kubectl_userns.access.api import KubeClient, kubeconfig_path
         from kubectl_userns.options import ClusterOptions
 
         if kind == "contexts":

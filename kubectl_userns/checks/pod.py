@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_userns.idmap import (
+from kubectl_userns.checks.idmap import (
     MAX_ID,
     IdMapping,
     SubIdRange,

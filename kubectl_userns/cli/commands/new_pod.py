@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from kubectl_userns.manifests import PodRequest, build_manifest, to_yaml
+from kubectl_userns.manifests.build import PodRequest, build_manifest, to_yaml
 
 HELP = """Print a manifest with spec.hostUsers: false (a pod in its own user namespace).
 

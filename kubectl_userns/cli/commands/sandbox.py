@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kubectl_userns.boundary import report_errors
+from kubectl_userns.cli.boundary import report_errors
 
 sandbox_app = typer.Typer(
     help="Start or stop a local sandbox cluster (needs root): nodes wk1 and wk2 are real Linux "

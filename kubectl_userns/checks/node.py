@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubectl_userns.idmap import MAX_ID, parse_kubelet_record
+from kubectl_userns.checks.idmap import MAX_ID, parse_kubelet_record
 from kubectl_userns.probe.node_dump import NodeDump, SubIdLine
 
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"

@@ -12,9 +12,9 @@ from typing import Annotated
 import typer
 
 from kubectl_userns import __version__
-from kubectl_userns.boundary import report_errors
-from kubectl_userns.commands import audit, convert, inspect, new_pod, verify_node
-from kubectl_userns.sandbox.cli import sandbox_app
+from kubectl_userns.cli.boundary import report_errors
+from kubectl_userns.cli.commands import audit, convert, inspect, new_pod, verify_node
+from kubectl_userns.cli.commands.sandbox import sandbox_app
 
 PROG = "kubectl userns"
 

@@ -6,6 +6,29 @@ from typing import Annotated, Any
 
 import typer
 
+from kubectl_userns.access.via_pod import PodAccessOptions
+from kubectl_userns.cli.flags import (
+    ContextFlag,
+    ImageFlag,
+    KubeconfigFlag,
+    KubeletRootFlag,
+    LocalFlag,
+    NamespaceFlag,
+    NoHeadersFlag,
+    OutputFlag,
+    ProbeNamespaceFlag,
+    ProbeTimeoutFlag,
+    RequestTimeoutFlag,
+    SshAcceptNewFlag,
+    SshAddressTypeFlag,
+    SshConfigFlag,
+    SshHostFlag,
+    SshKeyFlag,
+    SshPortFlag,
+    SshTimeoutFlag,
+    SshUserFlag,
+    ViaFlag,
+)
 from kubectl_userns.errors import (
     EXIT_CHECK_FAILED,
     NotFoundError,
@@ -17,33 +40,10 @@ from kubectl_userns.errors import (
 from kubectl_userns.options import (
     AddressType,
     ClusterOptions,
-    ContextFlag,
-    KubeconfigFlag,
-    KubeletRootFlag,
-    LocalFlag,
-    NamespaceFlag,
     NodeAccessOptions,
-    NoHeadersFlag,
-    OutputFlag,
     OutputFormat,
     OutputOptions,
-    RequestTimeoutFlag,
-    SshAcceptNewFlag,
-    SshAddressTypeFlag,
-    SshConfigFlag,
-    SshHostFlag,
-    SshKeyFlag,
-    SshPortFlag,
-    SshTimeoutFlag,
-    SshUserFlag,
     ssh_flags_given,
-)
-from kubectl_userns.podaccess import (
-    ImageFlag,
-    PodAccessOptions,
-    ProbeNamespaceFlag,
-    ProbeTimeoutFlag,
-    ViaFlag,
 )
 
 HELP = """Prove on the node that a pod is isolated by its user namespace.
@@ -132,9 +132,9 @@ def run_inspect(
     """Read the pod, probe its node once (SSH, or a probe pod), and judge what it saw."""
     import threading
 
-    from kubectl_userns.inspection import DEFAULT_IDS_PER_POD, build_report, pod_facts
-    from kubectl_userns.kubeapi import KubeClient
-    from kubectl_userns.nodeaccess import NodeRunner, SSHRunner, node_address, open_runner
+    from kubectl_userns.access.api import KubeClient
+    from kubectl_userns.access.node import NodeRunner, SSHRunner, node_address, open_runner
+    from kubectl_userns.checks.pod import DEFAULT_IDS_PER_POD, build_report, pod_facts
     from kubectl_userns.probe import load_script
     from kubectl_userns.probe.pod_dump import parse_pod_dump
 
@@ -164,7 +164,7 @@ def run_inspect(
     address = None
     runner: NodeRunner
     if pod_access is not None:
-        from kubectl_userns.podaccess import PodRunner
+        from kubectl_userns.access.via_pod import PodRunner
 
         runner = PodRunner(client, facts.node, pod_access, kubelet_root=access.kubelet_root)
     else:
@@ -221,8 +221,8 @@ def run_inspect(
 
 def render_report(report: dict[str, Any], out: OutputOptions) -> str:
     """Table (processes, then checks, then one summary line), or the report as data."""
-    from kubectl_userns.inspection import summary_line
-    from kubectl_userns.render import render_data, render_table
+    from kubectl_userns.checks.pod import summary_line
+    from kubectl_userns.cli.render import render_data, render_table
 
     if out.format in (OutputFormat.json, OutputFormat.yaml):
         return render_data(report, out.format.value)

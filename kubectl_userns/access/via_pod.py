@@ -42,10 +42,9 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-
+from kubectl_userns.access.node import ProbeOutput
 from kubectl_userns.errors import (
     APIRefusedError,
     NodeUnreachableError,
@@ -53,8 +52,6 @@ from kubectl_userns.errors import (
     UsageError,
     UsernsError,
 )
-from kubectl_userns.nodeaccess import ProbeOutput
-from kubectl_userns.options import NODE_PANEL
 
 DEFAULT_IMAGE = "busybox:1.36"
 DEFAULT_NAMESPACE = "default"
@@ -90,50 +87,6 @@ _STUCK = {
     "CreateContainerError",
     "RunContainerError",
 }
-
-ViaFlag = Annotated[
-    str,
-    typer.Option(
-        "--via",
-        metavar="ssh|pod",
-        help="How to reach nodes: ssh (default) or pod (a short-lived probe pod on the node, "
-        "through the Kubernetes API; for clusters without SSH to the nodes).",
-        rich_help_panel=NODE_PANEL,
-    ),
-]
-ImageFlag = Annotated[
-    str | None,
-    typer.Option(
-        "--image",
-        metavar="IMAGE",
-        help=f"Image of the probe pod with --via pod; needs a POSIX sh, ls, head, readlink, "
-        f"tr, cat, chroot and nsenter (default {DEFAULT_IMAGE}; point it at a mirror for "
-        "air-gapped registries).",
-        rich_help_panel=NODE_PANEL,
-        show_default=False,
-    ),
-]
-ProbeTimeoutFlag = Annotated[
-    float,
-    typer.Option(
-        "--probe-timeout",
-        metavar="SECONDS",
-        help="With --via pod: seconds to wait for a probe pod to finish (image pull included).",
-        rich_help_panel=NODE_PANEL,
-        min=1.0,
-    ),
-]
-ProbeNamespaceFlag = Annotated[
-    str | None,
-    typer.Option(
-        "--probe-namespace",
-        metavar="NAMESPACE",
-        help=f"Namespace for probe pods with --via pod (default {DEFAULT_NAMESPACE}); it must "
-        "allow hostPID and hostPath pods.",
-        rich_help_panel=NODE_PANEL,
-        show_default=False,
-    ),
-]
 
 
 @dataclass(frozen=True)
