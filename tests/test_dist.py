@@ -308,7 +308,7 @@ def test_every_platform_installs_like_krew_with_its_own_native_code(
         assert os.access(launcher, os.X_OK)
         assert launcher.read_text().startswith("#!/usr/bin/env python3\n")
         lib = install.install_dir / "lib"
-        assert (lib / "kubectl_userns" / "cli.py").is_file()
+        assert (lib / "kubectl_userns" / "cli" / "app.py").is_file()
         pythons = _supported_pythons(launcher)
         assert pythons[0] == "3.10"
         for python in pythons:
