@@ -2,6 +2,8 @@
 """Regenerate the documentation that comes from the program itself.
 
 - docs/commands.md: the command reference, from each command's real --help text.
+- docs/verify-node-checks.md: verify-node's checks, from their catalogue
+  (kubectl_userns/checks/node/catalogue.py).
 - README.md: the blocks between ``<!-- generated: NAME -->`` and ``<!-- end generated -->``,
   each the real output of the command named in the block's first line (run against the
   sandbox when it needs a cluster; see docs_examples in this file).
@@ -63,6 +65,13 @@ def command_reference() -> str:
     return "".join(parts)
 
 
+def node_checks_table() -> str:
+    """docs/verify-node-checks.md: the catalogue of verify-node's checks."""
+    from kubectl_userns.checks.node import docs_table
+
+    return docs_table()
+
+
 BLOCK = re.compile(r"(<!-- generated: (.+?) -->\n)(.*?)(<!-- end generated -->)", re.S)
 
 
@@ -122,13 +131,16 @@ def main() -> int:
     args = parser.parse_args()
     target = ROOT / "docs" / "commands.md"
     text = command_reference()
+    checks_target = ROOT / "docs" / "verify-node-checks.md"
+    checks_text = node_checks_table()
     readme_path = ROOT / "README.md"
     readme = readme_path.read_text()
     new_readme = fill_readme(readme, run_examples(readme_blocks(readme)))
     if args.check:
         stale = []
-        if not target.exists() or target.read_text() != text:
-            stale.append(str(target.relative_to(ROOT)))
+        for path, wanted in ((target, text), (checks_target, checks_text)):
+            if not path.exists() or path.read_text() != wanted:
+                stale.append(str(path.relative_to(ROOT)))
         if normalize(new_readme) != normalize(readme):
             stale.append("README.md")
         if stale:
@@ -139,8 +151,9 @@ def main() -> int:
             return 1
         return 0
     target.write_text(text)
+    checks_target.write_text(checks_text)
     readme_path.write_text(new_readme)
-    print(f"wrote {target.relative_to(ROOT)} and README.md")
+    print(f"wrote {target.relative_to(ROOT)}, {checks_target.relative_to(ROOT)} and README.md")
     return 0
 
 

@@ -49,3 +49,10 @@ def test_generated_docs_match_the_program() -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_node_checks_table_matches_the_catalogue() -> None:
+    from kubectl_userns.checks.node import docs_table
+
+    path = ROOT / "docs" / "verify-node-checks.md"
+    assert path.read_text() == docs_table(), "run python scripts/gen_docs.py"

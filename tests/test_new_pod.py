@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kubectl_userns.sandbox.apiserver import start_apiserver, stop_apiserver
+from kubectl_userns.sandbox.api.server import start_apiserver, stop_apiserver
 from kubectl_userns.sandbox.kubeconfig import write_kubeconfig
 from tests.cli import run_cli, run_process
 

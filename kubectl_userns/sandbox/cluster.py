@@ -3,21 +3,17 @@ any process and leaves nothing behind."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
 import shutil
-import signal
 import subprocess
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from kubectl_userns.checks.idmap import parse_subid_file
 from kubectl_userns.errors import SandboxError
-from kubectl_userns.sandbox.apiserver import start_apiserver, stop_apiserver
+from kubectl_userns.sandbox.api.server import start_apiserver, stop_apiserver
 from kubectl_userns.sandbox.kubeconfig import write_kubeconfig
 from kubectl_userns.sandbox.node import (
     CGROUP2_HOST,
@@ -26,28 +22,26 @@ from kubectl_userns.sandbox.node import (
     free_port,
     kill_node,
     prepare_node_dir,
+    remove_cgroup_tree,
     start_node,
+    wait_gone,
 )
 from kubectl_userns.sandbox.node import start_sshd as _start_sshd
 from kubectl_userns.sandbox.node import stop_sshd as _stop_sshd
 from kubectl_userns.sandbox.objects import kubelet_config, make_node, make_pod
 from kubectl_userns.sandbox.pods import (
+    DEFAULT_POOL,
     ContainerState,
     PodState,
-    conmon_cgroup,
-    container_cgroup,
-    new_container_id,
+    free_slot,
     pod_cgroup,
-    processes_command,
-    spawn,
-    write_kubelet_record,
+    start_containers,
 )
 from kubectl_userns.sandbox.store import ObjectStore
 
 STATE_FILE = "sandbox.json"
 DEFAULT_STATE_DIR = Path("/tmp/kubectl-userns-sandbox")
 TESTPOD_UID = "e33ed7f7-0c89-42a5-9956-94a0a1761b23"
-DEFAULT_POOL = "kubelet:65536:7208960\n"
 
 
 def require_root() -> None:
@@ -155,9 +149,9 @@ class Sandbox:
         if api:
             stop_apiserver(int(api["pid"]))
         for node in self.nodes.values():
-            _wait_gone(node.init_pid)
+            wait_gone(node.init_pid)
         for root in self.data.get("cgroup_roots", []):
-            _remove_cgroup_tree(Path(root))
+            remove_cgroup_tree(Path(root))
         shutil.rmtree(self.state_dir, ignore_errors=True)
 
     # --- environment ------------------------------------------------------------------------
@@ -284,26 +278,6 @@ class Sandbox:
 
     # --- pods -------------------------------------------------------------------------------
 
-    def _free_slot(self, node: NodeState, length: int) -> int:
-        """The highest ID slot of the node's pool that no pod of the node holds.
-
-        Deterministic, so that tests never depend on luck, and from the top of the pool, away
-        from the low slots tests name on purpose (to make overlaps).
-        """
-        pools = parse_subid_file(node.subuid or DEFAULT_POOL)
-        pool = pools[0] if pools else parse_subid_file(DEFAULT_POOL)[0]
-        used = {
-            slot
-            for p in self.pods.values()
-            if p.node == node.name
-            for slot in [*p.slots, *([p.host_id] if p.host_id is not None else [])]
-        }
-        first = -(-pool.start // length) * length
-        for slot in reversed(range(first, pool.end - length + 1, length)):
-            if not any(abs(slot - u) < length for u in used):
-                return slot
-        raise SandboxError(f"node {node.name} has no free ID slot left.")
-
     def add_pod(
         self,
         name: str,
@@ -337,7 +311,7 @@ class Sandbox:
         )
         isolated = host_users is False
         if isolated and host_id is None:
-            host_id = self._free_slot(state_node, length)
+            host_id = free_slot(state_node, self.pods.values(), length)
         pod_dir = pod_cgroup(uid, qos_class, state_node.cgroup_driver)
         pod = PodState(
             name=name,
@@ -357,43 +331,22 @@ class Sandbox:
             pod.slots.append(kubelet_record_host_id)
         self.pods[f"{namespace}/{name}"] = pod
         self.save()
-        prefix = "cri-o://" if runtime == "crio" else "containerd://"
-        statuses = []
+        statuses: list[tuple[str, str, str]] = []
         if phase == "Running":
-            holder: int | None = None
-            for index, cname in enumerate(names):
-                cid = new_container_id()
-                cgroup = container_cgroup(pod_dir, cid, runtime, state_node.cgroup_driver)
-                container = ContainerState(cname, cid, cgroup)
-                if runtime == "crio":
-                    container.conmon_pid = spawn(
-                        state_node,
-                        ["sleep", "infinity"],
-                        cgroup=conmon_cgroup(pod_dir, cid, state_node.cgroup_driver),
-                        exec_name="conmon",
-                    )
-                argv = processes_command(processes, churn and index == len(names) - 1)
-                if not isolated:
-                    pid = spawn(state_node, argv, cgroup=cgroup)
-                elif holder is None or not shared_userns:
-                    assert host_id is not None
-                    slot = host_id if holder is None else self._free_slot(state_node, length)
-                    if slot not in pod.slots:
-                        pod.slots.append(slot)
-                    pid = spawn(state_node, argv, cgroup=cgroup, new_userns_map=(slot, length))
-                    holder = holder or pid
-                else:
-                    pid = spawn(state_node, argv, cgroup=cgroup, join_userns_of=holder)
-                container.pids.append(pid)
-                pod.containers.append(container)
-                statuses.append((cname, image, prefix + cid))
-                self.save()
-            if host_root_process and pod.containers:
-                pid = spawn(state_node, ["sleep", "infinity"], cgroup=pod.containers[0].cgroup)
-                pod.extra_pids.append(pid)
-            if isolated and record:
-                assert host_id is not None
-                write_kubelet_record(state_node, uid, kubelet_record_host_id or host_id, length)
+            statuses = start_containers(
+                state_node,
+                pod,
+                names,
+                image=image,
+                processes=processes,
+                churn=churn,
+                shared_userns=shared_userns,
+                host_root_process=host_root_process,
+                record=record,
+                kubelet_record_host_id=kubelet_record_host_id,
+                next_slot=lambda: free_slot(state_node, self.pods.values(), length),
+                save=self.save,
+            )
         self.save()
         self.store.put(
             "pods",
@@ -414,42 +367,6 @@ class Sandbox:
 
     def pod(self, name: str, namespace: str = "default") -> PodState:
         return self.pods[f"{namespace}/{name}"]
-
-
-def _wait_gone(pid: int, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while pid and Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        stat = Path(f"/proc/{pid}/stat")
-        try:
-            if stat.read_text().split(")")[-1].split()[0] == "Z":
-                return  # a zombie holds no namespace and no cgroup
-        except OSError:
-            return
-        time.sleep(0.005)
-
-
-def _remove_cgroup_tree(root: Path) -> None:
-    """Remove a cgroup directory tree bottom-up, killing stragglers first."""
-    if not root.is_dir():
-        return
-    dirs = sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
-    for path in [*dirs, root]:
-        for _ in range(500):
-            try:
-                path.rmdir()
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                try:
-                    for pid in (path / "cgroup.procs").read_text().split():
-                        with contextlib.suppress(ProcessLookupError, ValueError):
-                            os.kill(int(pid), signal.SIGKILL)
-                except OSError:
-                    pass
-                time.sleep(0.01)
 
 
 def default_sandbox(state_dir: Path) -> Sandbox:

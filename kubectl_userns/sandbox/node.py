@@ -275,3 +275,39 @@ def kill_node(state: NodeState) -> None:
         if pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def wait_gone(pid: int, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while pid and Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        stat = Path(f"/proc/{pid}/stat")
+        try:
+            if stat.read_text().split(")")[-1].split()[0] == "Z":
+                return  # a zombie holds no namespace and no cgroup
+        except OSError:
+            return
+        time.sleep(0.005)
+
+
+def remove_cgroup_tree(root: Path) -> None:
+    """Remove a cgroup directory tree bottom-up, killing stragglers first."""
+    if not root.is_dir():
+        return
+    dirs = sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
+    for path in [*dirs, root]:
+        for _ in range(500):
+            try:
+                path.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                try:
+                    for pid in (path / "cgroup.procs").read_text().split():
+                        with contextlib.suppress(ProcessLookupError, ValueError):
+                            os.kill(int(pid), signal.SIGKILL)
+                except OSError:
+                    pass
+                time.sleep(0.01)

@@ -14,12 +14,16 @@ import secrets
 import shlex
 import subprocess
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubectl_userns.checks.idmap import parse_subid_file
+from kubectl_userns.errors import SandboxError
 from kubectl_userns.sandbox.node import NodeState, wait_child
 
+DEFAULT_POOL = "kubelet:65536:7208960\n"  # the documented example: 110 pods x 65536
 QOS_CLASSES = ("BestEffort", "Burstable", "Guaranteed")
 
 # waits for the go-ahead on stdin (the maps are written by then), then becomes root inside
@@ -187,3 +191,82 @@ def processes_command(processes: int, churn: bool) -> list[str]:
         return ["sleep", "infinity"]
     children = " ".join(["sleep infinity &"] * (processes - 1))
     return ["sh", "-c", f"{children} exec sleep infinity"]
+
+
+def free_slot(node: NodeState, pods: Iterable[PodState], length: int) -> int:
+    """The highest ID slot of the node's pool that no pod of the node holds.
+
+    Deterministic, so that tests never depend on luck, and from the top of the pool, away
+    from the low slots tests name on purpose (to make overlaps).
+    """
+    pools = parse_subid_file(node.subuid or DEFAULT_POOL)
+    pool = pools[0] if pools else parse_subid_file(DEFAULT_POOL)[0]
+    used = {
+        slot
+        for p in pods
+        if p.node == node.name
+        for slot in [*p.slots, *([p.host_id] if p.host_id is not None else [])]
+    }
+    first = -(-pool.start // length) * length
+    for slot in reversed(range(first, pool.end - length + 1, length)):
+        if not any(abs(slot - u) < length for u in used):
+            return slot
+    raise SandboxError(f"node {node.name} has no free ID slot left.")
+
+
+def start_containers(
+    node: NodeState,
+    pod: PodState,
+    names: list[str],
+    *,
+    image: str,
+    processes: int,
+    churn: bool,
+    shared_userns: bool,
+    host_root_process: bool,
+    record: bool,
+    kubelet_record_host_id: int | None,
+    next_slot: Callable[[], int],
+    save: Callable[[], None],
+) -> list[tuple[str, str, str]]:
+    """Start a running pod's containers (saving the state after each, so that ``down`` finds
+    every process) and write the kubelet's record; returns (name, image, containerID) each."""
+    isolated = pod.host_users is False
+    host_id, length, pod_dir = pod.host_id, pod.length, pod.pod_cgroup
+    prefix = "cri-o://" if pod.runtime == "crio" else "containerd://"
+    statuses = []
+    holder: int | None = None
+    for index, cname in enumerate(names):
+        cid = new_container_id()
+        cgroup = container_cgroup(pod_dir, cid, pod.runtime, node.cgroup_driver)
+        container = ContainerState(cname, cid, cgroup)
+        if pod.runtime == "crio":
+            container.conmon_pid = spawn(
+                node,
+                ["sleep", "infinity"],
+                cgroup=conmon_cgroup(pod_dir, cid, node.cgroup_driver),
+                exec_name="conmon",
+            )
+        argv = processes_command(processes, churn and index == len(names) - 1)
+        if not isolated:
+            pid = spawn(node, argv, cgroup=cgroup)
+        elif holder is None or not shared_userns:
+            assert host_id is not None
+            slot = host_id if holder is None else next_slot()
+            if slot not in pod.slots:
+                pod.slots.append(slot)
+            pid = spawn(node, argv, cgroup=cgroup, new_userns_map=(slot, length))
+            holder = holder or pid
+        else:
+            pid = spawn(node, argv, cgroup=cgroup, join_userns_of=holder)
+        container.pids.append(pid)
+        pod.containers.append(container)
+        statuses.append((cname, image, prefix + cid))
+        save()
+    if host_root_process and pod.containers:
+        pid = spawn(node, ["sleep", "infinity"], cgroup=pod.containers[0].cgroup)
+        pod.extra_pids.append(pid)
+    if isolated and record:
+        assert host_id is not None
+        write_kubelet_record(node, pod.uid, kubelet_record_host_id or host_id, length)
+    return statuses

@@ -133,7 +133,8 @@ def run_inspect(
     import threading
 
     from kubectl_userns.access.api import KubeClient
-    from kubectl_userns.access.node import NodeRunner, SSHRunner, node_address, open_runner
+    from kubectl_userns.access.node import NodeRunner, node_address, open_runner
+    from kubectl_userns.access.ssh import SSHRunner
     from kubectl_userns.checks.pod import DEFAULT_IDS_PER_POD, build_report, pod_facts
     from kubectl_userns.probe import load_script
     from kubectl_userns.probe.pod_dump import parse_pod_dump

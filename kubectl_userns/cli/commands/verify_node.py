@@ -164,7 +164,8 @@ def run_verify_node(
     import threading
 
     from kubectl_userns.access.api import KubeClient
-    from kubectl_userns.access.node import NodeRunner, SSHRunner, node_address, open_runner
+    from kubectl_userns.access.node import NodeRunner, node_address, open_runner
+    from kubectl_userns.access.ssh import SSHRunner
     from kubectl_userns.checks.node import (
         Context,
         build_report,

@@ -1,0 +1,233 @@
+"""Runtime and OCI runtime: the CRI runtime's version, its runtime handlers' user-namespace
+support and the OCI runtimes on the node (userns-facts.md, section 3)."""
+
+from __future__ import annotations
+
+import re
+
+from kubectl_userns.checks.node.catalogue import (
+    API,
+    FAIL,
+    NODE,
+    PASS,
+    RUNTIME,
+    SKIP,
+    WARN,
+    Check,
+    register,
+)
+from kubectl_userns.checks.node.facts import Context, Version, parse_version, show_version
+from kubectl_userns.probe.node_dump import NodeDump
+
+KEP = "KEP-127 (kubernetes/enhancements keps/sig-node/127-user-namespaces)"
+
+
+def runtime_version(text: str) -> tuple[str, Version | None]:
+    """``containerRuntimeVersion`` (``cri-o://1.33.0``) as (runtime name, version)."""
+    name, sep, rest = (text or "").partition("://")
+    if not sep:
+        return "", parse_version(text)
+    return name.lower(), parse_version(rest)
+
+
+def oci_runtime_version(name: str, line: str) -> Version | None:
+    """The version in ``crun version 1.14.4`` / ``runc version 1.2.0``."""
+    match = re.search(rf"{name}\s+version\s+(\S+)", line)
+    return parse_version(match[1] if match else line)
+
+
+@register(
+    "container-runtime",
+    area=RUNTIME,
+    source=API,
+    reads=("Node status.nodeInfo.containerRuntimeVersion", "kubelet version"),
+    expects="CRI-O >= 1.25, containerd >= 2.0 (containerd 1.7 only with Kubernetes 1.25/1.26)",
+    upstream=(KEP, "containerd/containerd internal/cri/server/service.go"),
+)
+def container_runtime(ctx: Context) -> Check:
+    text = ctx.info.container_runtime_version
+    expected = "CRI-O >= 1.25, containerd >= 2.0"
+    if not text:
+        return Check("container-runtime", SKIP, "(not reported)", expected, API)
+    name, version = runtime_version(text)
+    kubelet = ctx.kubelet
+    target = f"1.{kubelet[1]}" if kubelet else "a current release"
+    if version is None:
+        return Check(
+            "container-runtime", WARN, text, expected, API, "check the runtime's version by hand"
+        )
+    if name == "cri-o":
+        if version[:2] >= (1, 25):
+            return Check("container-runtime", PASS, text, expected, API)
+        return Check(
+            "container-runtime",
+            FAIL,
+            text,
+            expected,
+            API,
+            f"upgrade CRI-O to {target} (user namespaces need CRI-O 1.25 or later)",
+        )
+    if name == "containerd":
+        if version[:2] >= (2, 0):
+            return Check("container-runtime", PASS, text, expected, API)
+        if version[:2] == (1, 7):
+            if kubelet is not None and kubelet[:2] in ((1, 25), (1, 26)):
+                return Check(
+                    "container-runtime",
+                    PASS,
+                    f"{text} (works with Kubernetes 1.25/1.26 only)",
+                    expected,
+                    API,
+                )
+            return Check(
+                "container-runtime",
+                FAIL,
+                f"{text}: supports user namespaces only with Kubernetes 1.25/1.26",
+                expected,
+                API,
+                "upgrade containerd to 2.0 or later",
+            )
+        return Check(
+            "container-runtime",
+            FAIL,
+            f"{text}: silently ignores hostUsers: false (pods run as host root)",
+            expected,
+            API,
+            "upgrade containerd to 2.0 or later",
+        )
+    return Check(
+        "container-runtime",
+        WARN,
+        f"{text}: not a runtime this tool knows",
+        expected,
+        API,
+        "make sure the runtime supports user namespaces, or use CRI-O >= 1.25 / containerd >= 2.0",
+    )
+
+
+@register(
+    "runtime-handlers",
+    area=RUNTIME,
+    source=API,
+    reads=("Node status.runtimeHandlers[].features.userNamespaces",),
+    expects="userNamespaces=true on every runtime handler (reported from kubelet 1.31)",
+    upstream=(
+        "kubernetes/api core/v1/types.go (NodeRuntimeHandlerFeatures)",
+        "cri-o/cri-o server/runtime_status.go",
+        "containerd/containerd internal/cri/server/service.go",
+    ),
+)
+def runtime_handlers(ctx: Context) -> Check:
+    handlers = ctx.info.runtime_handlers
+    expected = "userNamespaces=true on every handler"
+    kubelet = ctx.kubelet
+    if handlers is None:
+        if kubelet is not None and kubelet[:2] < (1, 31):
+            return Check(
+                "runtime-handlers",
+                SKIP,
+                "not reported (kubelets report it from 1.31)",
+                expected,
+                API,
+            )
+        return Check(
+            "runtime-handlers",
+            WARN,
+            "status.runtimeHandlers not reported",
+            expected,
+            API,
+            "upgrade the container runtime (CRI-O >= 1.31, containerd >= 2.0 report their "
+            "features)",
+        )
+    shown = ", ".join(
+        f"{name or '(default)'}={'?' if value is None else str(value).lower()}"
+        for name, value in handlers
+    )
+    without = [name for name, value in handlers if value is not True]
+    if not without:
+        return Check("runtime-handlers", PASS, shown, expected, API)
+    fix = "upgrade the runtime (or its OCI runtime) until every handler reports userNamespaces"
+    if "" in without or len(without) == len(handlers):
+        return Check("runtime-handlers", FAIL, shown, expected, API, fix)
+    names = ", ".join(without)
+    return Check(
+        "runtime-handlers",
+        WARN,
+        shown,
+        expected,
+        API,
+        f"pods using RuntimeClass handler {names} cannot use hostUsers: false; {fix}",
+    )
+
+
+def _default_runtime(dump: NodeDump) -> str | None:
+    """The OCI runtime CRI-O is configured to use by default (crun, runc), when it says so."""
+    for setting in dump.runtime_settings:
+        if setting.key == "default_runtime" and setting.value in ("crun", "runc"):
+            return setting.value
+    return None
+
+
+@register(
+    "oci-runtime",
+    area=RUNTIME,
+    source=NODE,
+    reads=("crun/runc --version on the node", "CRI-O default_runtime"),
+    expects="crun >= 1.9 (1.13+ recommended) or runc >= 1.2: the releases that advertise "
+    "mountExtensions.idmap",
+    upstream=(KEP, "containerd/containerd internal/cri/server/service.go (supportsCRIUserns)"),
+)
+def oci_runtime(ctx: Context) -> Check:
+    dump = ctx.node
+    expected = "crun >= 1.9 (1.13+), runc >= 1.2"
+    if not dump.runtimes:
+        return Check(
+            "oci-runtime",
+            WARN,
+            "no crun or runc found on PATH or in the usual places",
+            expected,
+            NODE,
+            "check the OCI runtime's version by hand (crun --version, runc --version)",
+        )
+    good, meh, bad = [], [], []
+    parts = []
+    for binary in dump.runtimes:
+        version = oci_runtime_version(binary.name, binary.version_line)
+        shown = show_version(version) if version else "unknown version"
+        parts.append(f"{binary.name} {shown} ({binary.path})")
+        minimum, recommended = ((1, 9), (1, 13)) if binary.name == "crun" else ((1, 2), (1, 2))
+        if version is None:
+            meh.append(binary)
+        elif version[:2] < minimum:
+            bad.append(binary)
+        elif version[:2] < recommended:
+            meh.append(binary)
+        else:
+            good.append(binary)
+    observed = ", ".join(parts)
+    default = _default_runtime(dump)
+    if default:
+        observed += f"; CRI-O default_runtime={default}"
+    if bad:
+        names = ", ".join(f"{b.name} at {b.path}" for b in bad)
+        fix = f"upgrade {names} (crun >= 1.13, runc >= 1.2)"
+        if not good or (default and any(b.name == default for b in bad)):
+            return Check("oci-runtime", FAIL, observed, expected, NODE, fix)
+        return Check(
+            "oci-runtime",
+            WARN,
+            observed,
+            expected,
+            NODE,
+            f"{fix}, or make sure no runtime handler uses it",
+        )
+    if meh:
+        return Check(
+            "oci-runtime",
+            WARN,
+            observed,
+            expected,
+            NODE,
+            "upgrade crun to 1.13 or later (earlier releases have idmap bugs)",
+        )
+    return Check("oci-runtime", PASS, observed, expected, NODE)

@@ -1,0 +1,1 @@
+"""The sandbox's Kubernetes API emulator, one module per resource; :mod:`.server` serves them."""
