@@ -56,3 +56,31 @@ def test_node_checks_table_matches_the_catalogue() -> None:
 
     path = ROOT / "docs" / "verify-node-checks.md"
     assert path.read_text() == docs_table(), "run python scripts/gen_docs.py"
+
+
+def test_the_drift_check_masks_only_what_the_host_decides() -> None:
+    """Namespace inodes, PIDs, the kernel's user-namespace limit and the host filesystem under
+    the sandbox's kubelet roots are masked; what the program or the sandbox decides is not."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_docs", ROOT / "scripts" / "gen_docs.py")
+    assert spec is not None and spec.loader is not None
+    gen_docs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen_docs)
+    for a, b in (
+        ("user:[4026532187]", "user:[4026532999]"),
+        ("PIDs 18 run", "PIDs 21 run"),
+        ("user.max_user_namespaces=96365", "user.max_user_namespaces=1024"),
+        (
+            "ext4 (/var/lib/kubelet), idmappable since 5.12",
+            "xfs (/var/lib/kubelet), idmappable since 5.15",
+        ),
+    ):
+        assert gen_docs.normalize(a) == gen_docs.normalize(b), (a, b)
+    for a, b in (
+        ("kernel-version PASS 6.12.48+deb12-amd64", "kernel-version PASS 6.18.44-fc-v1045"),
+        ("crun 1.21.0 (/usr/local/bin/crun)", "crun 1.8.1 (/usr/bin/crun)"),
+        ("kubelet:65536:7208960", "kubelet:65536:65536"),
+        ("hostId 4980736 = 76 x 65536", "hostId 5177344 = 79 x 65536"),
+    ):
+        assert gen_docs.normalize(a) != gen_docs.normalize(b), (a, b)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from kubectl_userns.sandbox.cluster import TESTPOD_UID, Sandbox
+from kubectl_userns.sandbox.objects import SANDBOX_KERNEL
 from tests.cli import run_cli
 from tests.conftest import leftovers, needs_root
 
@@ -154,3 +156,33 @@ def test_a_failed_start_cleans_up(make_sandbox: Callable[[], Sandbox]) -> None:
     marker, roots = str(cluster.state_dir), cluster.data["cgroup_roots"]
     cluster.down()
     assert leftovers(marker, roots) == []
+
+
+def test_a_node_has_the_sandboxs_kernel_release_and_oci_runtime_not_the_hosts(
+    sandbox: Sandbox,
+) -> None:
+    """Whatever this machine has installed (Debian's crun 1.8.1 would fail verify-node), a node
+    reports the sandbox's kernel release and finds only the sandbox's OCI runtime."""
+    done = _ssh(
+        sandbox,
+        "wk1",
+        "uname -r; cat /proc/sys/kernel/osrelease; uname -s; command -v crun; crun --version; "
+        "for p in /usr/sbin/runc /usr/bin/runc /usr/bin/crun /usr/sbin/crun; do "
+        '[ ! -x "$p" ] || echo "host $p"; done',
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        SANDBOX_KERNEL,
+        SANDBOX_KERNEL,
+        "Linux",
+        "/usr/local/bin/crun",
+        "crun version 1.21",
+        "spec: 1.0.0",
+    ]
+    node = sandbox.store.get("nodes", "wk1")
+    assert node is not None and node["status"]["nodeInfo"]["kernelVersion"] == SANDBOX_KERNEL
+    run = run_cli(["verify-node", "wk1", "-o", "json"], env=sandbox.env())
+    found = {c["id"]: c for c in json.loads(run.stdout)["checks"]}
+    assert found["oci-runtime"]["status"] == "PASS"
+    assert found["oci-runtime"]["observed"] == "crun 1.21.0 (/usr/local/bin/crun)"
+    assert found["kernel-version"]["observed"] == SANDBOX_KERNEL

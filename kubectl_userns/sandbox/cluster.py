@@ -28,7 +28,7 @@ from kubectl_userns.sandbox.node import (
 )
 from kubectl_userns.sandbox.node import start_sshd as _start_sshd
 from kubectl_userns.sandbox.node import stop_sshd as _stop_sshd
-from kubectl_userns.sandbox.objects import kubelet_config, make_node, make_pod
+from kubectl_userns.sandbox.objects import SANDBOX_KERNEL, kubelet_config, make_node, make_pod
 from kubectl_userns.sandbox.pods import (
     DEFAULT_POOL,
     ContainerState,
@@ -209,11 +209,17 @@ class Sandbox:
         kubelet_version: str = "v1.33.1",
         container_runtime_version: str = "cri-o://1.33.0",
         runtime_handlers_userns: bool | None = True,
-        kernel_version: str | None = None,
+        kernel_version: str = SANDBOX_KERNEL,
+        oci_runtimes: dict[str, str] | None = None,
         configz: dict[str, Any] | None = None,
         sshd_log_level: str = "VERBOSE",
     ) -> NodeState:
-        """Start a node; ``configz`` is the kubelet config served for it (None: none served)."""
+        """Start a node; ``configz`` is the kubelet config served for it (None: none served).
+
+        ``kernel_version`` is what the node's Node object and its ``uname -r`` report;
+        ``oci_runtimes`` the OCI runtimes found on it, name to version (default: crun 1.21, one
+        with idmapped mounts; {} for none). The host's own crun and runc are never seen.
+        """
         if name in self.nodes:
             raise SandboxError(f"node {name} already exists in the sandbox.")
         index = len(self.nodes) + 1
@@ -236,6 +242,8 @@ class Sandbox:
             getsubids=getsubids,
             max_user_namespaces=max_user_namespaces,
             sshd_log_level=sshd_log_level,
+            kernel_release=kernel_version,
+            oci_runtimes={"crun": "1.21"} if oci_runtimes is None else oci_runtimes,
         )
         state = NodeState(
             name=name,

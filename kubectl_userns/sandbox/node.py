@@ -58,6 +58,18 @@ fi
 if [ -f "$node/no-getsubids" ] && [ -e /usr/bin/getsubids ]; then
   mount --bind "$node/no-getsubids" /usr/bin/getsubids
 fi
+# the node's own tools, whatever this machine has installed: its uname reports the sandbox's
+# kernel release, its OCI runtimes are the sandbox's (bin/ ahead of /usr/local/bin), and the
+# host's crun and runc are hidden behind a file that is not executable
+mount --bind "$node/bin/uname" "$(readlink -f /usr/bin/uname)"
+mount --bind "$node/osrelease" /proc/sys/kernel/osrelease
+mount -t overlay overlay -o "lowerdir=$node/bin:/usr/local/bin" /usr/local/bin
+for dir in /usr/local/sbin /usr/sbin /usr/bin /usr/libexec/crio /usr/lib/cri-o-runc/sbin \
+  /usr/libexec/podman; do
+  for exe in "$dir/crun" "$dir/runc"; do
+    [ ! -e "$exe" ] || mount --bind "$node/absent" "$exe"
+  done
+done
 /usr/sbin/sshd -f "$node/sshd_config" -E "$node/sshd.log"
 exec sleep infinity
 """
@@ -124,6 +136,54 @@ def _etc_file(upper: Path, name: str, text: str | None) -> None:
         path.write_text(text)
 
 
+# A stand-in OCI runtime: it answers --version with the first line the real binaries print
+# ("crun version X", "runc version X": what checks/node/runtime.py reads) and refuses anything
+# else - sandbox containers are started by the sandbox's kubelet, not by an OCI runtime.
+_OCI_RUNTIME = """#!/bin/sh
+case "$1" in
+  --version | -v | version) printf '%s\\n' {lines} ;;
+  *) echo "{name}: the sandbox's stand-in runs no containers" >&2; exit 1 ;;
+esac
+"""
+# uname on a node: the kernel release is the node's (as its Node object reports it)
+_UNAME = """#!/bin/sh
+case " $* " in
+  " -r " | " --kernel-release ") echo {release} ;;
+  *) exec {real} "$@" ;;
+esac
+"""
+
+
+def write_node_tools(node_dir: Path, kernel_release: str, oci_runtimes: dict[str, str]) -> None:
+    """The node's bin/ (uname, its OCI runtimes), osrelease and the hiding file ``absent``.
+
+    ``oci_runtimes`` maps crun or runc to the version the stand-in reports ({} for a node
+    without an OCI runtime on PATH).
+    """
+    import shutil
+
+    bin_dir = node_dir / "bin"
+    if bin_dir.exists():
+        shutil.rmtree(bin_dir)
+    bin_dir.mkdir(parents=True)
+    host_uname = node_dir / "host-uname"
+    shutil.copy2(os.path.realpath("/usr/bin/uname"), host_uname)
+    tools = {
+        "uname": _UNAME.format(
+            release=shlex.quote(kernel_release), real=shlex.quote(str(host_uname))
+        )
+    }
+    for name, version in oci_runtimes.items():
+        lines = [f"{name} version {version}", "spec: 1.0.0"]
+        tools[name] = _OCI_RUNTIME.format(lines=shlex.join(lines), name=name)
+    for name, text in tools.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    (node_dir / "osrelease").write_text(f"{kernel_release}\n")
+    (node_dir / "absent").write_text("")
+    (node_dir / "absent").chmod(0o644)
+
+
 def prepare_node_dir(
     node_dir: Path,
     *,
@@ -137,15 +197,25 @@ def prepare_node_dir(
     getsubids: bool,
     max_user_namespaces: int | None,
     sshd_log_level: str,
+    kernel_release: str,
+    oci_runtimes: dict[str, str],
 ) -> str:
     """Write the node's private files; returns the host key's public line."""
+    write_node_tools(node_dir, kernel_release, oci_runtimes)
     for sub in ("etc.upper", "etc.work", "varlib.upper/kubelet", "varlib.work", "kubelet/pods"):
         (node_dir / sub).mkdir(parents=True, exist_ok=True)
     upper = node_dir / "etc.upper"
-    passwd = Path("/etc/passwd").read_text()
-    group = Path("/etc/group").read_text()
-    shadow = Path("/etc/shadow").read_text()
-    if kubelet_user and "\nkubelet:" not in "\n" + passwd:
+    # the host's accounts, without a kubelet user this machine may have: the node's kubelet
+    # user is the sandbox's (UID 996) or absent, whatever the host has
+    passwd, group, shadow = (
+        "".join(
+            line
+            for line in Path(f"/etc/{name}").read_text().splitlines(keepends=True)
+            if not line.startswith("kubelet:")
+        )
+        for name in ("passwd", "group", "shadow")
+    )
+    if kubelet_user:
         passwd += "kubelet:x:996:996:Kubernetes kubelet:/var/lib/kubelet:/usr/sbin/nologin\n"
         group += "kubelet:x:996:\n"
         shadow += "kubelet:!:19000::::::\n"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import platform
 from typing import Any
 
 from kubectl_userns.sandbox.store import now
 
 JSON = dict[str, Any]
+# The kernel release a sandbox node reports, in its Node object and to ``uname -r`` on the node
+# (sandbox/node.py), whatever this machine runs: a Debian 12 node's backports kernel, as its
+# osImage says. Idmapped mounts tried by --probe are still this machine's kernel's.
+SANDBOX_KERNEL = "6.12.48+deb12-amd64"
 
 
 def make_node(
@@ -43,7 +46,7 @@ def make_node(
             "architecture": architecture,
             "bootID": "00000000-0000-4000-8000-000000000000",
             "containerRuntimeVersion": container_runtime_version,
-            "kernelVersion": kernel_version or platform.release(),
+            "kernelVersion": kernel_version or SANDBOX_KERNEL,
             "kubeProxyVersion": kubelet_version,
             "kubeletVersion": kubelet_version,
             "machineID": "0" * 32,
