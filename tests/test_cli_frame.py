@@ -32,6 +32,30 @@ def test_version() -> None:
     assert (run.stdout, run.stderr, run.exit_code) == (f"kubectl-userns {__version__}\n", "", 0)
 
 
+def test_no_command_prints_help_on_stdout_like_kubectl() -> None:
+    run = run_process([])
+    assert (run.exit_code, run.stderr) == (0, "")
+    assert run.stdout.startswith("Usage: kubectl userns [OPTIONS] COMMAND [ARGS]...")
+    assert "  version " in run.stdout
+
+
+def test_version_command_names_what_a_bug_report_needs() -> None:
+    import json
+    import platform
+    from importlib import metadata
+
+    run = run_process(["version"])
+    assert (run.exit_code, run.stderr) == (0, "")
+    lines = run.stdout.splitlines()
+    assert lines[0] == f"kubectl-userns {__version__}"
+    assert lines[1].startswith(f"Python {platform.python_version()} (")
+    for name in ("kubernetes", "typer", "paramiko", "tabulate", "PyYAML", "ruamel.yaml"):
+        assert f"{name} {metadata.version(name)}" in lines, run.stdout
+    data = json.loads(run_process(["version", "-o", "json"]).stdout)
+    assert data["kubectlUserns"] == __version__
+    assert data["libraries"]["kubernetes"] == metadata.version("kubernetes")
+
+
 def test_conflicting_flags_are_named_before_any_network_call(tmp_path: object) -> None:
     # no kubeconfig exists at this path: the flag check must come first
     run = run_cli(

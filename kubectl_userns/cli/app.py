@@ -13,7 +13,7 @@ import typer
 
 from kubectl_userns import __version__
 from kubectl_userns.cli.boundary import report_errors
-from kubectl_userns.cli.commands import audit, convert, inspect, new_pod, verify_node
+from kubectl_userns.cli.commands import audit, convert, inspect, new_pod, verify_node, version
 from kubectl_userns.cli.commands.sandbox import sandbox_app
 
 PROG = "kubectl userns"
@@ -24,7 +24,7 @@ app = typer.Typer(
     "namespaces (hostUsers: false) where they take effect: on the node.",
     epilog="Run 'kubectl userns COMMAND --help' for a command's flags and examples.",
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    no_args_is_help=True,
+    invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -39,6 +39,7 @@ def _show_version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -50,6 +51,10 @@ def _root(
     ] = False,
 ) -> None:
     """Is this pod really isolated, and is this node really ready?"""
+    if ctx.invoked_subcommand is None:
+        # as kubectl does with no command: the help on stdout, exit 0
+        typer.echo(ctx.get_help())
+        raise typer.Exit()
 
 
 for _name, _module, _function in (
@@ -58,6 +63,7 @@ for _name, _module, _function in (
     ("new-pod", new_pod, new_pod.new_pod),
     ("convert", convert, convert.convert),
     ("audit", audit, audit.audit),
+    ("version", version, version.version),
 ):
     # "\b" keeps click from re-wrapping the example lines into one paragraph
     app.command(_name, help=_module.HELP, epilog="\b\n" + _module.EPILOG)(report_errors(_function))
