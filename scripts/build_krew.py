@@ -4,7 +4,8 @@ Run through ``scripts/dist`` (README "Releasing"). For each os/arch it writes
 ``dist/kubectl-userns_v<version>_<os>_<arch>.tar.gz`` and then ``krew/userns.yaml`` (plus a copy
 in ``dist/``) from ``krew/userns.yaml.in``.
 
-An archive holds the launcher ``kubectl-userns`` (krew/launcher.py) and ``lib/``: kubectl-userns
+An archive holds the launcher ``kubectl-userns`` (krew/launcher.sh, POSIX sh), its Python half
+``launcher.py`` and ``lib/``: kubectl-userns
 and all its dependencies as an unpacked site-packages tree. Compiled dependencies come as wheels
 from PyPI for the target os/arch, once per supported Python version (``abi3`` wheels serve them
 all); their extension modules carry the Python version in their file names, so the versions live
@@ -39,8 +40,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = "userns"
 BIN = "kubectl-userns"
 TEMPLATE = ROOT / "krew" / f"{PLUGIN}.yaml.in"
-LAUNCHER = ROOT / "krew" / "launcher.py"
-DEFAULT_HOMEPAGE = "https://github.com/kubectl-userns/kubectl-userns"
+# the archive's executable (POSIX sh: finds a Python) and the Python half it runs with -I
+LAUNCHER = ROOT / "krew" / "launcher.sh"
+LAUNCHER_PY = ROOT / "krew" / "launcher.py"
+LAUNCHER_PY_NAME = "launcher.py"
 HOMEPAGE_ENV = "KUBECTL_USERNS_HOMEPAGE"
 URL_BASE_ENV = "KUBECTL_USERNS_RELEASE_URL"
 DEFAULT_URL_BASE = "{homepage}/releases/download/{tag}"
@@ -77,6 +80,66 @@ TARGETS = {
 MACOS_TARGET = "11.0"
 
 
+# What the archives leave out of the installed dependencies, because kubectl-userns never imports
+# it (each line says why that is safe); tests/test_dist.py runs the commands from the bundle.
+# - the kubernetes client's asyncio variant (kubernetes.aio, ~42 MB) and aiohttp with the
+#   libraries only it uses: kubectl-userns uses the synchronous client (kubernetes.client);
+PRUNED_DISTRIBUTIONS = frozenset(
+    {
+        "aiohttp", "aiohttp-retry", "aiohappyeyeballs", "aiosignal", "async-timeout",
+        "frozenlist", "multidict", "propcache", "yarl",
+    }
+)  # fmt: skip
+PRUNED_PATHS = (
+    "kubernetes/aio",
+    # - PyYAML's optional libyaml binding, one copy per Python: yaml falls back to its pure
+    #   Python loader (yaml/__init__.py imports cyaml under try/except ImportError), and
+    #   kubectl-userns only calls safe_load/safe_dump on small documents;
+    "yaml/_yaml.cpython-*",
+    # - charset-normalizer's mypyc-compiled copies of modules whose .py sources sit beside them
+    #   (used by requests, which the kubernetes client's OIDC refresh alone imports).
+    "charset_normalizer/*.cpython-*",
+)
+
+
+def prune(site: Path) -> None:
+    """Remove PRUNED_DISTRIBUTIONS and PRUNED_PATHS from ``site``, and their RECORD lines."""
+    removed: set[str] = set()
+    for info in sorted(site.glob("*.dist-info")):
+        name = re.sub(r"[-_.]+", "-", info.name.removesuffix(".dist-info").partition("-")[0])
+        if name.lower() not in PRUNED_DISTRIBUTIONS:
+            continue
+        record = info / "RECORD"
+        # whole top-level packages: RECORD lists the oldest Python's files only, and the other
+        # versions' extension modules sit in the same directories
+        for line in record.read_text().splitlines() if record.is_file() else []:
+            top = line.rsplit(",", 2)[0].split("/", 1)[0]
+            if top and top not in ("..", "") and not top.endswith(".dist-info"):
+                removed.add(top)
+        removed.add(info.name)
+    for pattern in PRUNED_PATHS:
+        removed |= {p.relative_to(site).as_posix() for p in site.glob(pattern)}
+    for rel in sorted(removed, key=len, reverse=True):
+        target = site / rel
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+    # a package directory left empty by the removals goes too
+    for directory in sorted((d for d in site.rglob("*") if d.is_dir()), reverse=True):
+        if not any(directory.iterdir()):
+            directory.rmdir()
+    for record in site.glob("*.dist-info/RECORD"):
+        lines = record.read_text().splitlines(keepends=True)
+        kept = [
+            line
+            for line in lines
+            if not any(line.startswith(f"{rel},") or line.startswith(f"{rel}/") for rel in removed)
+        ]
+        if kept != lines:
+            record.write_text("".join(kept))
+
+
 @dataclass(frozen=True)
 class Archive:
     target: Target
@@ -110,7 +173,7 @@ def read_project(wheel: Path) -> Project:
     homepage = None
     for value in metadata.get_all("Project-URL") or []:
         label, _, url = str(value).partition(",")
-        if label.strip().lower() in ("homepage", "source", "repository") and url.strip():
+        if label.strip().lower() == "homepage" and url.strip():
             homepage = url.strip()
             break
     return Project(wheel, version, homepage)
@@ -148,7 +211,7 @@ def uv_command() -> str:
         found = shutil.which("uv")
         if found is None:
             raise BuildError(
-                "uv is not installed; install the test extras (pip install -e '.[test]')"
+                "uv is not installed; install the dev extras (pip install -e '.[test,dev]')"
             ) from None
         return found
 
@@ -280,15 +343,18 @@ def build_site(
         install_for(uv, target, python, lock, project_wheel, installed)
         forget_install_paths(installed)
         merge_into(installed, site)
+    prune(site)
     return site
 
 
-def launcher_text(pythons: Sequence[str]) -> str:
-    text = LAUNCHER.read_text()
-    line = re.compile(r'^SUPPORTED = "[^"]*"$', re.MULTILINE)
+def launcher_text(path: Path, pythons: Sequence[str]) -> str:
+    """A launcher file with its ``SUPPORTED`` line set to ``pythons``."""
+    text = path.read_text()
+    line = re.compile(r'^SUPPORTED *= *"[^"]*"$', re.MULTILINE)
     if len(line.findall(text)) != 1:
-        raise BuildError(f'{LAUNCHER} must have exactly one line SUPPORTED = "..."')
-    return line.sub(f'SUPPORTED = "{" ".join(pythons)}"', text)
+        raise BuildError(f'{path} must have exactly one line SUPPORTED = "..."')
+    assign = "SUPPORTED=" if path.suffix == ".sh" else "SUPPORTED = "
+    return line.sub(f'{assign}"{" ".join(pythons)}"', text)
 
 
 def _tree_members(root: Path, prefix: str) -> Iterable[tuple[str, Path]]:
@@ -298,7 +364,7 @@ def _tree_members(root: Path, prefix: str) -> Iterable[tuple[str, Path]]:
         yield f"{prefix}/{path.relative_to(root).as_posix()}", path
 
 
-def write_archive(out: Path, launcher: str, site: Path, epoch: int) -> None:
+def write_archive(out: Path, launchers: tuple[str, str], site: Path, epoch: int) -> None:
     """A tar.gz that krew can unpack: only regular files and directories, relative names."""
 
     def info(name: str, mode: int, size: int = 0, kind: bytes = tarfile.REGTYPE) -> tarfile.TarInfo:
@@ -308,15 +374,17 @@ def write_archive(out: Path, launcher: str, site: Path, epoch: int) -> None:
         ti.uname = ti.gname = ""
         return ti
 
-    members: list[tuple[str, Path | None]] = [(BIN, None)]
+    texts = dict(zip((BIN, LAUNCHER_PY_NAME), launchers, strict=True))
+    members: list[tuple[str, Path | None]] = [(BIN, None), (LAUNCHER_PY_NAME, None)]
     members += [(name, ROOT / name) for name in EXTRA_FILES if (ROOT / name).is_file()]
     members += [("lib", site), *_tree_members(site, "lib")]
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, path in members:
             if path is None:
-                data = launcher.encode()
-                tar.addfile(info(name, 0o755, len(data)), io.BytesIO(data))
+                data = texts[name].encode()
+                mode = 0o755 if name == BIN else 0o644
+                tar.addfile(info(name, mode, len(data)), io.BytesIO(data))
             elif path.is_dir():
                 tar.addfile(info(name, 0o755, kind=tarfile.DIRTYPE))
             elif path.is_file() and not path.is_symlink():
@@ -362,6 +430,7 @@ def render_manifest(
             f"    bin: {BIN}\n"
             "    files:\n"
             f"    - from: {BIN}\n      to: .\n"
+            f"    - from: {LAUNCHER_PY_NAME}\n      to: .\n"
             "    - from: lib\n      to: .\n"
             f"{extras}"
         )
@@ -387,7 +456,7 @@ def build(
 ) -> list[Archive]:
     """Write one archive per target into ``out_dir`` and the manifest to ``manifest_paths``."""
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_EPOCH))
-    launcher = launcher_text(pythons)
+    launchers = (launcher_text(LAUNCHER, pythons), launcher_text(LAUNCHER_PY, pythons))
     out_dir.mkdir(parents=True, exist_ok=True)
     uv = uv_command()
     with tempfile.TemporaryDirectory(prefix="kubectl-userns-dist-") as tmp:
@@ -397,7 +466,7 @@ def build(
         def build_target(target: Target) -> Archive:
             site = build_site(uv, project.wheel, target, pythons, work)
             path = out_dir / archive_name(project.version, target)
-            write_archive(path, launcher, site, epoch)
+            write_archive(path, launchers, site, epoch)
             bundled = installed_versions(site)
             path.with_name(path.name.removesuffix(".tar.gz") + ".versions.txt").write_text(
                 "".join(f"{line}\n" for line in bundled)
@@ -413,9 +482,14 @@ def build(
         # the targets wait mostly on the package index, so they are built side by side
         with ThreadPoolExecutor(max_workers=len(targets)) as pool:
             archives = list(pool.map(build_target, targets))
+    home = homepage or project.homepage
+    if not home:
+        raise BuildError(
+            "pyproject.toml names no home: set [project.urls] Homepage (or give --homepage)"
+        )
     manifest = render_manifest(
         project.version,
-        homepage or project.homepage or DEFAULT_HOMEPAGE,
+        home,
         url_base,
         pythons,
         archives,
@@ -456,7 +530,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--homepage",
         default=os.environ.get(HOMEPAGE_ENV) or None,
         help=f"the plugin's homepage (env {HOMEPAGE_ENV}; default: the Homepage of pyproject's "
-        f"project.urls, else {DEFAULT_HOMEPAGE})",
+        "project.urls, the one place that names it)",
     )
     parser.add_argument(
         "--url-base",

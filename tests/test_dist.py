@@ -47,8 +47,45 @@ EXTENSION_SUFFIX = {
 # --- krew's rules, written down from krew's validation and installation code ----------------
 
 
+# Names Windows reserves; krew refuses them as plugin names (pkg/index/validation/validate.go).
+WINDOWS_FORBIDDEN = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10))}
+WINDOWS_FORBIDDEN |= {f"lpt{i}" for i in range(1, 10)}
+# The os/arch pairs krew-index's validate-krew-manifest checks selectors against
+# (cmd/validate-krew-manifest/main.go allPlatforms), plus the arm64 ones krew ships for today.
+KREW_PLATFORMS = [
+    ("windows", "386"), ("windows", "amd64"), ("linux", "386"), ("linux", "amd64"),
+    ("linux", "arm"), ("linux", "arm64"), ("darwin", "386"), ("darwin", "amd64"),
+    ("darwin", "arm64"),
+]  # fmt: skip
+
+
+def _selector_matches(selector: Mapping[str, Any], os_name: str, arch: str) -> bool:
+    """A Kubernetes label selector (matchLabels and In/NotIn/Exists expressions) on os, arch."""
+    labels = {"os": os_name, "arch": arch}
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        present = key in labels
+        if (op == "In" and labels.get(key) not in values) or (
+            op == "NotIn" and labels.get(key) in values
+        ):
+            return False
+        if (op == "Exists" and not present) or (op == "DoesNotExist" and present):
+            return False
+    return True
+
+
+def _long_lines(text: str, limit: int) -> list[str]:
+    """Lines over ``limit`` characters that contain a space (validate-krew-manifest's rule)."""
+    return [line for line in text.split("\n") if len(line) > limit and " " in line.strip()]
+
+
 def krew_manifest_problems(manifest: Any, file_name: str) -> list[str]:
-    """What krew's plugin validation (and krew-index's CI) would reject in ``manifest``."""
+    """What krew's plugin validation (pkg/index/validation/validate.go), krew-index's CI
+    (cmd/validate-krew-manifest/main.go) and krew's developer guide
+    (site/content/docs/developer-guide/plugin-manifest.md) would reject in ``manifest``."""
     problems: list[str] = []
     if not isinstance(manifest, dict):
         return ["the manifest is not a mapping"]
@@ -56,9 +93,11 @@ def krew_manifest_problems(manifest: Any, file_name: str) -> list[str]:
         problems.append(f"unsupported apiVersion {manifest.get('apiVersion')!r}")
     if manifest.get("kind") != "Plugin":
         problems.append(f"kind is {manifest.get('kind')!r}, not 'Plugin'")
+    if not file_name.endswith(".yaml"):
+        problems.append(f"manifest file {file_name!r} does not end in .yaml")
     expected_name = file_name.removesuffix(".yaml")
     name = (manifest.get("metadata") or {}).get("name")
-    if not re.fullmatch(r"[\w-]+", expected_name):
+    if not re.fullmatch(r"[\w-]+", expected_name) or expected_name.lower() in WINDOWS_FORBIDDEN:
         problems.append(f"file name {file_name!r} is not a safe plugin name")
     if name != expected_name:
         problems.append(f"plugin should be named {expected_name!r} (its file name), not {name!r}")
@@ -66,8 +105,19 @@ def krew_manifest_problems(manifest: Any, file_name: str) -> list[str]:
     short = spec.get("shortDescription")
     if not isinstance(short, str) or not short:
         problems.append("no shortDescription")
-    elif "\n" in short or "\r" in short:
-        problems.append("shortDescription has a line break")
+    elif "\n" in short or "\r" in short or _long_lines(short, 70):
+        problems.append("shortDescription is not one line of at most 70 characters")
+    description = spec.get("description") or ""
+    caveats = spec.get("caveats") or ""
+    for field, text in (("description", description), ("caveats", caveats)):
+        if _long_lines(text, 80):
+            problems.append(f"{field} has lines over 80 characters")
+    # the guide: no list of commands or options in the description (-h does that), and
+    # caveats only for the steps a user must take, not documentation
+    if re.search(r"kubectl \S+ [a-z-]+ |--[a-z]", description):
+        problems.append("description lists commands or flags (the guide says: leave that to -h)")
+    if len([line for line in caveats.splitlines() if line.strip()]) > 6:
+        problems.append("caveats read as documentation (more than 6 lines)")
     version = spec.get("version")
     semver = r"v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?"
     if not isinstance(version, str) or not re.fullmatch(semver, version):
@@ -84,14 +134,15 @@ def krew_manifest_problems(manifest: Any, file_name: str) -> list[str]:
         if not platform.get("bin"):
             problems.append(f"{where}: no bin")
         files = platform.get("files")
-        if files is not None:
-            if not files:
-                problems.append(f"{where}: files is empty (leave it out or list something)")
-            for op in files or []:
-                if not op.get("from") or not op.get("to"):
-                    problems.append(f"{where}: a files entry lacks from or to: {op}")
-                elif os.path.normpath(op["to"]) != op["to"]:
-                    problems.append(f"{where}: files 'to' {op['to']!r} is not a clean path")
+        if not files:
+            problems.append(f"{where}: no file operations (krew: can't have a plugin without)")
+        for op in files or []:
+            if not op.get("from") or not op.get("to"):
+                problems.append(f"{where}: a files entry lacks from or to: {op}")
+            elif os.path.normpath(op["to"]) != op["to"]:
+                problems.append(f"{where}: files 'to' {op['to']!r} is not a clean path")
+        if not any(op.get("from") == "LICENSE" for op in files or []):
+            problems.append(f"{where}: the LICENSE is not extracted (krew-index checklist)")
         selector = platform.get("selector")
         if not isinstance(selector, dict) or not (
             selector.get("matchLabels") or selector.get("matchExpressions")
@@ -102,6 +153,17 @@ def krew_manifest_problems(manifest: Any, file_name: str) -> list[str]:
         keys |= {e.get("key") for e in selector.get("matchExpressions") or []}
         if keys - {"os", "arch"}:
             problems.append(f"{where}: selector keys {sorted(keys - {'os', 'arch'})} unsupported")
+        elif not any(_selector_matches(selector, o, a) for o, a in KREW_PLATFORMS):
+            problems.append(f"{where}: selector matches no platform krew supports")
+    for os_name, arch in KREW_PLATFORMS:
+        matching = [
+            i
+            for i, p in enumerate(platforms)
+            if isinstance(p.get("selector"), dict)
+            and _selector_matches(p["selector"], os_name, arch)
+        ]
+        if len(matching) > 1:
+            problems.append(f"platforms {matching} overlap on {os_name}/{arch}")
     return problems
 
 
@@ -247,6 +309,25 @@ def test_the_validation_catches_what_krew_rejects(dist: Dist) -> None:
     ]
 
 
+def test_the_validation_catches_what_krew_index_and_its_guide_reject(dist: Dist) -> None:
+    manifest = yaml.safe_load(yaml.safe_dump(dist.manifest))
+    spec = manifest["spec"]
+    spec["platforms"].append(yaml.safe_load(yaml.safe_dump(spec["platforms"][0])))
+    spec["platforms"][0]["files"] = [
+        f for f in spec["platforms"][0]["files"] if f["from"] != "LICENSE"
+    ]
+    spec["description"] += "`kubectl userns inspect POD` checks one pod.\n"
+    spec["caveats"] += "".join(f"Step {i} of a long how-to.\n" for i in range(6))
+    problems = krew_manifest_problems(manifest, f"{PLUGIN}.yaml")
+    assert any("overlap on linux/amd64" in p for p in problems), problems
+    assert any("LICENSE is not extracted" in p for p in problems), problems
+    assert any("description lists commands" in p for p in problems), problems
+    assert any("caveats read as documentation" in p for p in problems), problems
+    assert krew_manifest_problems(dist.manifest, "con.yaml")[0] == (
+        "file name 'con.yaml' is not a safe plugin name"
+    )
+
+
 def test_manifest_describes_this_version_and_its_archives(dist: Dist) -> None:
     spec = dist.manifest["spec"]
     assert spec["version"] == f"v{__version__}"
@@ -290,7 +371,7 @@ def _elf_or_macho_arch(path: Path) -> str:
 
 
 def _supported_pythons(launcher: Path) -> list[str]:
-    found = re.search(r'^SUPPORTED = "([^"]*)"$', launcher.read_text(), re.MULTILINE)
+    found = re.search(r'^SUPPORTED ?= ?"([^"]*)"$', launcher.read_text(), re.MULTILINE)
     assert found, "the launcher does not say which Python versions it supports"
     return found.group(1).split()
 
@@ -306,7 +387,10 @@ def test_every_platform_installs_like_krew_with_its_own_native_code(
         launcher = install.link.resolve()
         assert launcher == (install.install_dir / "kubectl-userns").resolve()
         assert os.access(launcher, os.X_OK)
-        assert launcher.read_text().startswith("#!/usr/bin/env python3\n")
+        assert launcher.read_text().startswith("#!/bin/sh\n")  # finds a Python by itself
+        assert _supported_pythons(install.install_dir / "launcher.py") == _supported_pythons(
+            launcher
+        )
         lib = install.install_dir / "lib"
         assert (lib / "kubectl_userns" / "cli" / "app.py").is_file()
         pythons = _supported_pythons(launcher)
@@ -405,9 +489,12 @@ IMPORT_EVERYTHING = """
 import sys
 sys.path[:0] = [sys.argv[1]]
 import paramiko, kubernetes.client, kubernetes.config, yaml, ruamel.yaml, tabulate
-import cryptography.hazmat.bindings._rust, nacl.bindings, bcrypt, pydantic_core, aiohttp
+import cryptography.hazmat.bindings._rust, nacl.bindings, bcrypt, pydantic_core
 import kubectl_userns.cli.app, kubectl_userns.access.api, kubectl_userns.access.node
-for name in ("_cffi_backend", "pydantic_core._pydantic_core", "yaml._yaml", "multidict._multidict"):
+import importlib.util
+# left out of the bundle (scripts/build_krew.py PRUNED_*): never imported by kubectl-userns
+assert importlib.util.find_spec("aiohttp") is None and not yaml.__with_libyaml__
+for name in ("_cffi_backend", "pydantic_core._pydantic_core"):
     module = sys.modules[name]
     assert module.__file__.startswith(sys.argv[1]), module.__file__
     print(module.__file__.rsplit("/", 1)[-1])
@@ -489,3 +576,62 @@ def test_the_launcher_without_its_libraries_says_to_reinstall(
         f"error: the libraries of kubectl userns are missing from {tmp_path / 'lib'}; reinstall "
         "the plugin with 'kubectl krew uninstall userns && kubectl krew install userns'.\n"
     )
+
+
+def test_the_launcher_without_any_python_says_what_to_install(
+    linux_install: KrewInstall, tmp_path: Path
+) -> None:
+    """No python3 at all: one error line naming the versions and pipx, not env's complaint."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = _run([linux_install.link, "--help"], _clean_env([empty], tmp_path), tmp_path)
+    assert (done.exit_code, done.stdout) == (3, "")
+    assert done.stderr == (
+        "error: kubectl userns needs Python 3.10 to 3.14 on PATH (as python3 or python3.X) and "
+        "found none; install one, or install the plugin with pipx (pipx install "
+        "kubectl-userns).\n"
+    )
+
+
+def test_the_launcher_runs_python_isolated(linux_install: KrewInstall, tmp_path: Path) -> None:
+    """Packages in the user's site directory or on PYTHONPATH cannot shadow the bundled ones."""
+    shadow = tmp_path / "shadow"
+    user_sites = [
+        tmp_path / ".local" / "lib" / f"python3.{m}" / "site-packages" for m in range(10, 15)
+    ]
+    for where in (shadow, *user_sites):
+        for module in ("yaml", "typer"):
+            package = where / module
+            package.mkdir(parents=True)
+            (package / "__init__.py").write_text("raise SystemExit('SHADOWED ' + __name__)\n")
+    env = {**_clean_env(SYSTEM_PATH, tmp_path), "PYTHONPATH": str(shadow)}
+    env["PYTHONUSERBASE"] = str(tmp_path / ".local")
+    done = _run([linux_install.link, "new-pod"], env, tmp_path)
+    assert (done.exit_code, done.stderr) == (0, ""), done.stderr
+    assert "hostUsers: false" in done.stdout and "SHADOWED" not in done.stdout
+
+
+def test_the_launcher_caches_byte_code_where_only_the_user_can_write(
+    linux_install: KrewInstall, tmp_path: Path
+) -> None:
+    cache = linux_install.install_dir / "pycache"
+    env = {**_clean_env(SYSTEM_PATH, tmp_path), "PYTHONDONTWRITEBYTECODE": "1"}
+    first = _run([linux_install.link, "new-pod"], env, tmp_path)
+    assert first.exit_code == 0, first.stderr
+    info = cache.stat()
+    assert info.st_uid == os.geteuid() and info.st_mode & 0o777 == 0o700
+    compiled = sorted(cache.rglob("*.pyc"))
+    assert any("kubectl_userns" in str(p) for p in compiled), "the first run compiled nothing"
+    assert not list((linux_install.install_dir / "lib").rglob("__pycache__"))
+    second = _run([linux_install.link, "new-pod"], env, tmp_path)
+    assert second.stdout == first.stdout
+    assert sorted(cache.rglob("*.pyc")) == compiled  # loaded, not written again
+    # a cache that others can write is not trusted: nothing is read from or written to it
+    cache.chmod(0o777)
+    try:
+        before = {p: p.stat().st_mtime_ns for p in compiled}
+        third = _run([linux_install.link, "new-pod"], env, tmp_path)
+        assert third.stdout == first.stdout
+        assert {p: p.stat().st_mtime_ns for p in compiled} == before
+    finally:
+        cache.chmod(0o700)
