@@ -236,6 +236,30 @@ def build_project_wheel(work: Path) -> Path:
     return wheels[0]
 
 
+def build_python_dists(uv: str, work: Path, out_dir: Path) -> list[Path]:
+    """The sdist and wheel to publish on PyPI, built by uv (PEP 517, isolated) from a copy of
+    the sources, so that the work tree gets no build/ or *.egg-info."""
+    src = work / "pysrc"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, src / name)
+    shutil.copytree(
+        ROOT / "kubectl_userns",
+        src / "kubectl_userns",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    built = work / "pydist"
+    _run(
+        [uv, "build", "--quiet", "--out-dir", str(built), str(src)], "building the sdist and wheel"
+    )
+    dists = sorted(built.glob("kubectl_userns-*"))
+    if len(dists) != 2:
+        raise BuildError(f"expected one sdist and one wheel in {built}, found {len(dists)}")
+    for dist in dists:
+        shutil.copy2(dist, out_dir / dist.name)
+    return [out_dir / d.name for d in dists]
+
+
 def _uv_env(target: Target) -> dict[str, str] | None:
     return {"MACOSX_DEPLOYMENT_TARGET": MACOS_TARGET} if target.os == "darwin" else None
 
@@ -482,6 +506,9 @@ def build(
         # the targets wait mostly on the package index, so they are built side by side
         with ThreadPoolExecutor(max_workers=len(targets)) as pool:
             archives = list(pool.map(build_target, targets))
+        for python_dist in build_python_dists(uv, work, out_dir):
+            if log:
+                print(f"python: {python_dist}", flush=True)
     home = homepage or project.homepage
     if not home:
         raise BuildError(

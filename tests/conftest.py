@@ -15,6 +15,8 @@ import pytest
 
 from kubectl_userns.sandbox.cluster import Sandbox, default_sandbox
 
+pytest_plugins = ("tests.strict_skips", "pytester")
+
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root")
 
 

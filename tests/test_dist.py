@@ -509,7 +509,7 @@ def test_the_bundle_imports_on_every_supported_python_here(linux_install: KrewIn
         if version not in supported:
             continue
         done = subprocess.run(
-            [python, "-I", "-c", IMPORT_EVERYTHING, str(lib)],
+            [python, "-I", "-B", "-c", IMPORT_EVERYTHING, str(lib)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -529,7 +529,7 @@ def test_the_launcher_moves_to_a_supported_python_or_says_what_to_install(
     old = sorted(v for v in here if v in ("3.8", "3.9"))
     good = [v for v in here if v in supported]
     if not old or not good:
-        pytest.skip("needs a Python older than 3.10 (pyenv) and a supported one")
+        pytest.skip("machine: needs a Python older than 3.10 (pyenv) and a supported one")
     version = old[-1]
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
@@ -635,3 +635,33 @@ def test_the_launcher_caches_byte_code_where_only_the_user_can_write(
         assert {p: p.stat().st_mtime_ns for p in compiled} == before
     finally:
         cache.chmod(0o700)
+
+
+def test_the_sdist_and_wheel_are_ready_to_publish(dist: Dist) -> None:
+    import email.parser
+    import zipfile
+
+    (wheel,) = dist.directory.glob(f"kubectl_userns-{__version__}-py3-none-any.whl")
+    (sdist,) = dist.directory.glob(f"kubectl_userns-{__version__}.tar.gz")
+    with zipfile.ZipFile(wheel) as zf:
+        (name,) = [n for n in zf.namelist() if n.endswith(".dist-info/METADATA")]
+        metadata = email.parser.BytesParser().parsebytes(zf.read(name))
+        names = zf.namelist()
+    assert metadata["License-Expression"] == "Apache-2.0"
+    assert metadata["Description-Content-Type"] == "text/markdown"
+    urls = dict(str(u).split(", ", 1) for u in metadata.get_all("Project-URL") or [])
+    assert (
+        urls["Homepage"].startswith("https://")
+        and dist.manifest["spec"]["homepage"] == (urls["Homepage"])
+    )
+    assert any(
+        "Programming Language :: Python :: 3.10" in str(c)
+        for c in metadata.get_all("Classifier") or []
+    )
+    description = metadata.get_payload()
+    assert isinstance(description, str) and "kubectl userns" in description
+    assert not re.search(r"\]\((?!https?://|#)", description), "relative links break on PyPI"
+    assert any(n.endswith("probe/inspect.sh") for n in names)
+    with tarfile.open(sdist) as tar:
+        members = {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name}
+    assert {"LICENSE", "README.md", "pyproject.toml", "kubectl_userns/probe/node.sh"} <= members

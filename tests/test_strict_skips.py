@@ -1,0 +1,43 @@
+"""The test command's --strict-skips: a skip in CI fails unless no set-up could change it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DEMO = """
+import pytest
+
+def test_needs_a_tool():
+    pytest.skip("pipx is not installed")
+
+def test_needs_another_machine():
+    pytest.skip("machine: needs a Python older than 3.10")
+
+@pytest.mark.skipif(True, reason="kubectl is not on PATH")
+def test_marked():
+    pass
+
+@pytest.mark.xfail(reason="known")
+def test_expected_failure():
+    raise AssertionError
+
+def test_plain():
+    pass
+"""
+
+
+def test_a_skip_fails_unless_its_reason_is_the_machine(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the plugin is tests/strict_skips.py
+    pytester.makeconftest("pytest_plugins = ('tests.strict_skips',)")
+    pytester.makepyfile(test_demo=DEMO)
+    strict = pytester.runpytest_subprocess("--strict-skips", "-p", "no:randomly", "-rA")
+    strict.assert_outcomes(passed=1, failed=1, errors=1, skipped=1, xfailed=1)
+    strict.stdout.fnmatch_lines(["*skipped in the test command (pipx is not installed)*"])
+    lenient = pytester.runpytest_subprocess("-p", "no:randomly")
+    lenient.assert_outcomes(passed=1, skipped=3, xfailed=1)
