@@ -135,7 +135,8 @@ def main() -> None:
     lines = [
         "# Install paths: size and start-up",
         "",
-        f"{datetime.date.today().isoformat()}, {platform.machine()}, Python "
+        f"{datetime.date.today().isoformat()}, {platform.machine()}, {os.cpu_count()} cores, load "
+        f"average {os.getloadavg()[0]:.1f} at the end, Python "
         f"{platform.python_version()} ({sys.executable}); `bench/install_paths.py "
         f"--rounds {args.rounds}`. First run: the first `kubectl userns inspect` after the "
         "install (compiles every module); later run: the median of the next ones. Timed up to "
