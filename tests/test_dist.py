@@ -417,9 +417,16 @@ def _clean_env(path: Sequence[str | Path], home: Path) -> dict[str, str]:
     return {"PATH": os.pathsep.join(map(str, path)), "HOME": str(home), "LANG": "C.UTF-8"}
 
 
-def _run(argv: Sequence[str | Path], env: Mapping[str, str], cwd: Path) -> Run:
+def _run(
+    argv: Sequence[str | Path], env: Mapping[str, str], cwd: Path, timeout: float = 120
+) -> Run:
     done = subprocess.run(
-        [str(a) for a in argv], env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=60
+        [str(a) for a in argv],
+        env=dict(env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     return Run(done.stdout, done.stderr, done.returncode)
 

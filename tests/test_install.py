@@ -68,7 +68,7 @@ def test_pipx_install_gives_kubectl_userns(tmp_path: Path) -> None:
         "PIPX_HOME": str(tmp_path / "pipx"),
         "PIPX_BIN_DIR": str(tmp_path / "bin"),
     }
-    done = _run([pipx, "install", src], env, tmp_path)
+    done = _run([pipx, "install", src], env, tmp_path, timeout=900)  # builds and downloads
     assert done.exit_code == 0, done.stderr
     env["PATH"] = os.pathsep.join([str(tmp_path / "bin"), *SYSTEM_PATH])
     top = _run([_kubectl(), "userns", "--help"], env, tmp_path)
