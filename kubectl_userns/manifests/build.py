@@ -1,14 +1,16 @@
 """Manifests with ``hostUsers: false``: builders (plain data) and a small, fast YAML writer.
 
 The writer exists so ``new-pod`` prints the Kubernetes documentation's example byte for byte
-(``command: ["sleep", "infinity"]``) and starts without importing a YAML library.
+(``command: ["sleep", "infinity"]``) and starts without importing a YAML library. ``convert``
+uses it too, to write YAML for JSON input.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_userns.errors import UsageError
@@ -16,7 +18,79 @@ from kubectl_userns.errors import UsageError
 KINDS = ("pod", "deployment", "statefulset", "daemonset", "job", "cronjob")
 DEFAULT_IMAGE = "debian"
 DEFAULT_COMMAND = ("sleep", "infinity")
-_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+# Names as the API validates them (k8s.io/apimachinery pkg/util/validation/validation.go
+# IsDNS1123Label, IsDNS1123Subdomain). fullmatch, not match with `$`: `$` also matches before a
+# final newline, which let "testpod\n" through.
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+LABEL_MAX, SUBDOMAIN_MAX = 63, 253
+# kubernetes pkg/apis/batch/validation/validation.go: a CronJob name leaves room for the Job
+# names the controller derives from it (11 characters of suffix).
+CRONJOB_NAME_MAX = 52
+
+# Pod Security policy versions whose rules new-pod --restricted is built and tested against
+# (kubernetes/pod-security-admission v0.30.0 .. v0.36.x, and master at 1.37.0-alpha for v1.37;
+# tests/psa.py encodes the rules, tests/test_new_pod.py checks every output against them).
+OLDEST_POLICY = (1, 30)
+NEWEST_POLICY = (1, 37)
+# From policy v1.35 restricted allows any runAsNonRoot / runAsUser for pods with hostUsers:
+# false (policy/check_runAsNonRoot.go runAsNonRoot1_35, check_runAsUser.go runAsUser1_35, new
+# in v0.35.0). Before, the relaxation needed the alpha gate UserNamespacesPodSecurityStandards.
+USERNS_RELAXED_FROM = (1, 35)
+# The UID the container runs as when runAsNonRoot is needed: the kubelet refuses to start a
+# runAsNonRoot container whose user it cannot prove non-root (an image's USER may be a name or
+# root), so the UID is given. In a user namespace it is an unprivileged ID of the pod's own range.
+RESTRICTED_UID = 1000
+
+
+def parse_policy_version(text: str) -> tuple[int, int]:
+    """``v1.35`` or ``1.35`` -> (1, 35), within the versions this program knows."""
+    match = re.fullmatch(r"v?1\.(0|[1-9][0-9]{0,2})", text)
+    known = f"v{OLDEST_POLICY[0]}.{OLDEST_POLICY[1]} to v{NEWEST_POLICY[0]}.{NEWEST_POLICY[1]}"
+    if text == "latest":
+        raise UsageError(
+            "--pss-version latest means the API server's own version, which a manifest cannot "
+            f"know; give the namespace's enforce-version ({known}), or leave the flag out for a "
+            "manifest that passes at every version."
+        )
+    if not match:
+        raise UsageError(
+            f"--pss-version {text!r} is not a Pod Security policy version; give one such as "
+            f"v1.35 ({known})."
+        )
+    version = (1, int(match.group(1)))
+    if not OLDEST_POLICY <= version <= NEWEST_POLICY:
+        raise UsageError(
+            f"--pss-version {text} is outside the policy versions this version of "
+            f"kubectl-userns knows ({known})."
+        )
+    return version
+
+
+def _utf8(label: str, value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(
+            f"{label} {value!r} is not valid UTF-8, which a manifest must be."
+        ) from None
+
+
+def _check_name(label: str, value: str, *, subdomain: bool, limit: int, what: str) -> None:
+    pattern = _SUBDOMAIN if subdomain else _LABEL
+    if len(value) <= limit and pattern.fullmatch(value):
+        return
+    chars = (
+        "lower-case letters, digits, '-' and '.'"
+        if subdomain
+        else ("lower-case letters, digits and '-'")
+    )
+    ends = "each part between dots " if subdomain else ""
+    raise UsageError(
+        f"{label} {value!r} is not a valid {what}: use at most {limit} {chars}, "
+        f"{ends}starting and ending with a letter or digit."
+    )
 
 
 @dataclass(frozen=True)
@@ -32,6 +106,8 @@ class PodRequest:
     replicas: int | None = None
     schedule: str | None = None
     restricted: bool = False
+    # the Pod Security policy version to target; None = every version this program knows
+    pss_version: tuple[int, int] | None = None
 
     @classmethod
     def from_flags(
@@ -45,21 +121,43 @@ class PodRequest:
         replicas: int | None,
         schedule: str | None,
         restricted: bool,
+        pss_version: str | None = None,
     ) -> PodRequest:
         name = args[0] if args else "testpod"
         command = tuple(args[1:])
-        for label, value in (
-            ("NAME", name),
-            ("--namespace", namespace),
-            ("--container", container),
-        ):
-            if value is not None and (len(value) > 63 or not _DNS1123.match(value)):
-                raise UsageError(
-                    f"{label} {value!r} is not a valid name: use at most 63 lower-case letters, "
-                    "digits and '-', starting and ending with a letter or digit."
-                )
         if kind not in KINDS:
             raise UsageError(f"--kind {kind!r} is not one of {', '.join(KINDS)}.")
+        _utf8("NAME", name)
+        if kind == "pod":
+            _check_name("NAME", name, subdomain=True, limit=SUBDOMAIN_MAX, what="pod name")
+        else:
+            # workloads carry the name as the value of their `app` label as well, and a label
+            # value is at most 63 characters (IsValidLabelValue)
+            limit = CRONJOB_NAME_MAX if kind == "cronjob" else LABEL_MAX
+            _check_name("NAME", name, subdomain=True, limit=limit, what=f"{kind} name")
+        if namespace is not None:
+            _utf8("--namespace", namespace)
+            _check_name(
+                "--namespace", namespace, subdomain=False, limit=LABEL_MAX, what="namespace name"
+            )
+        if container is not None:
+            _utf8("--container", container)
+            _check_name(
+                "--container", container, subdomain=False, limit=LABEL_MAX, what="container name"
+            )
+        elif args and not (len(name) <= LABEL_MAX and _LABEL.fullmatch(name)):
+            raise UsageError(
+                f"NAME {name!r} cannot also name the container (a container name has no dots "
+                "and at most 63 characters); give one with --container."
+            )
+        _utf8("--image", image)
+        if not image or image != image.strip():
+            raise UsageError(
+                f"--image {image!r} is not an image: give a non-empty name without leading or "
+                "trailing white space."
+            )
+        for word in command:
+            _utf8("COMMAND", word)
         if replicas is not None and kind not in ("deployment", "statefulset"):
             raise UsageError(
                 f"--replicas only applies to --kind deployment or statefulset, not {kind}."
@@ -68,11 +166,21 @@ class PodRequest:
             raise UsageError("--replicas cannot be negative.")
         if schedule is not None and kind != "cronjob":
             raise UsageError(f"--schedule only applies to --kind cronjob, not {kind}.")
-        if schedule is not None and len(schedule.split()) != 5 and not schedule.startswith("@"):
-            raise UsageError(
-                f"--schedule {schedule!r} is not a cron schedule: give five fields, such as "
-                "'*/5 * * * *', or a macro such as @hourly."
-            )
+        if schedule is not None:
+            _utf8("--schedule", schedule)
+            if len(schedule.split()) != 5 and not schedule.startswith("@"):
+                raise UsageError(
+                    f"--schedule {schedule!r} is not a cron schedule: give five fields, such as "
+                    "'*/5 * * * *', or a macro such as @hourly."
+                )
+        version = None
+        if pss_version is not None:
+            if not restricted:
+                raise UsageError(
+                    "--pss-version only applies with --restricted: it says which Pod Security "
+                    "policy version the restricted manifest must pass."
+                )
+            version = parse_policy_version(pss_version)
         if not command and image == DEFAULT_IMAGE:
             command = DEFAULT_COMMAND  # debian's default shell would exit at once
         return cls(
@@ -85,10 +193,46 @@ class PodRequest:
             replicas=replicas,
             schedule=schedule or ("@hourly" if kind == "cronjob" else None),
             restricted=restricted,
+            pss_version=version,
         )
 
+    @property
+    def needs_run_as_non_root(self) -> bool:
+        """Whether restricted at the targeted policy versions demands runAsNonRoot: true."""
+        return self.pss_version is None or self.pss_version < USERNS_RELAXED_FROM
 
-def pod_spec(request: PodRequest, restart_policy: str | None = None) -> dict[str, Any]:
+
+@dataclass(frozen=True)
+class Manifest:
+    """An object to print, with the comments its YAML form carries (keyed by field path, list
+    items written ``[]``: ``spec.containers[].securityContext``)."""
+
+    data: dict[str, Any]
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+# Why --restricted sets each field (kubernetes/pod-security-admission policy/*.go, v0.30-v0.36).
+NOTE_RUN_AS_NON_ROOT = (
+    "Pod Security restricted below policy v1.35 demands this even with hostUsers: false"
+)
+NOTE_RUN_AS_USER = (
+    "a non-root UID the kubelet can check against runAsNonRoot (the image may run as root)"
+)
+NOTE_SECCOMP = "restricted at every policy version: RuntimeDefault or Localhost"
+NOTE_ESCALATION = "restricted at every policy version"
+NOTE_CAPABILITIES = (
+    "restricted at every policy version: drop ALL (only NET_BIND_SERVICE may be added back)"
+)
+NOTE_RELAXED = (
+    "from policy v1.35 restricted allows root in a pod with hostUsers: false: no runAsNonRoot"
+)
+
+
+def pod_spec(
+    request: PodRequest, restart_policy: str | None = None, prefix: str = "spec"
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The pod spec and the comments on its restricted fields."""
+    notes: dict[str, str] = {}
     container: dict[str, Any] = {"name": request.container}
     if request.command:
         container["command"] = list(request.command)
@@ -97,102 +241,194 @@ def pod_spec(request: PodRequest, restart_policy: str | None = None) -> dict[str
     if restart_policy:
         spec["restartPolicy"] = restart_policy
     if request.restricted:
-        # Pod Security "restricted" without runAsNonRoot: for pods with hostUsers: false the
-        # policy no longer requires it (userns-facts.md section 1).
-        spec["securityContext"] = {"seccompProfile": {"type": "RuntimeDefault"}}
+        security: dict[str, Any] = {}
+        if request.needs_run_as_non_root:
+            security["runAsNonRoot"] = True
+            security["runAsUser"] = RESTRICTED_UID
+            notes[f"{prefix}.securityContext.runAsNonRoot"] = NOTE_RUN_AS_NON_ROOT
+            notes[f"{prefix}.securityContext.runAsUser"] = NOTE_RUN_AS_USER
+        else:
+            notes[f"{prefix}.hostUsers"] = NOTE_RELAXED
+        security["seccompProfile"] = {"type": "RuntimeDefault"}
+        notes[f"{prefix}.securityContext.seccompProfile"] = NOTE_SECCOMP
+        spec["securityContext"] = security
         container["securityContext"] = {
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},
         }
+        where = f"{prefix}.containers[].securityContext"
+        notes[f"{where}.allowPrivilegeEscalation"] = NOTE_ESCALATION
+        notes[f"{where}.capabilities"] = NOTE_CAPABILITIES
     spec["containers"] = [container]
-    return spec
+    return spec, notes
 
 
-def build_manifest(request: PodRequest) -> dict[str, Any]:
-    """The object ``new-pod`` prints."""
+def build(request: PodRequest) -> Manifest:
+    """The object ``new-pod`` prints, with the comments of its YAML form."""
     metadata: dict[str, Any] = {"name": request.name}
     if request.namespace:
         metadata["namespace"] = request.namespace
     if request.kind == "pod":
-        return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec(request)}
+        spec, notes = pod_spec(request)
+        data = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+        return Manifest(data, notes)
     labels = {"app": request.name}
     metadata["labels"] = dict(labels)
+    found: dict[str, str] = {}
 
-    def template(restart: str | None = None) -> dict[str, Any]:
-        return {"metadata": {"labels": dict(labels)}, "spec": pod_spec(request, restart)}
+    def template(prefix: str, restart: str | None = None) -> dict[str, Any]:
+        inner, notes = pod_spec(request, restart, f"{prefix}.spec")
+        found.update(notes)
+        return {"metadata": {"labels": dict(labels)}, "spec": inner}
 
     if request.kind in ("deployment", "statefulset", "daemonset"):
         kind = {"deployment": "Deployment", "statefulset": "StatefulSet", "daemonset": "DaemonSet"}[
             request.kind
         ]
-        spec: dict[str, Any] = {}
+        spec = {}
         if request.kind != "daemonset":
             spec["replicas"] = 1 if request.replicas is None else request.replicas
         if request.kind == "statefulset":
             spec["serviceName"] = request.name
         spec["selector"] = {"matchLabels": dict(labels)}
-        spec["template"] = template()
-        return {"apiVersion": "apps/v1", "kind": kind, "metadata": metadata, "spec": spec}
-    if request.kind == "job":
-        return {
+        spec["template"] = template("spec.template")
+        data = {"apiVersion": "apps/v1", "kind": kind, "metadata": metadata, "spec": spec}
+    elif request.kind == "job":
+        data = {
             "apiVersion": "batch/v1",
             "kind": "Job",
             "metadata": metadata,
-            "spec": {"template": template("Never")},
+            "spec": {"template": template("spec.template", "Never")},
         }
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "CronJob",
-        "metadata": metadata,
-        "spec": {
-            "schedule": request.schedule,
-            "jobTemplate": {"spec": {"template": template("OnFailure")}},
-        },
-    }
+    else:
+        data = {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": metadata,
+            "spec": {
+                "schedule": request.schedule,
+                "jobTemplate": {
+                    "spec": {"template": template("spec.jobTemplate.spec.template", "OnFailure")}
+                },
+            },
+        }
+    return Manifest(data, found)
+
+
+def build_manifest(request: PodRequest) -> dict[str, Any]:
+    """The object ``new-pod`` prints, as plain data."""
+    return build(request).data
 
 
 # --- a YAML writer for these manifests -----------------------------------------------------
 
-_PLAIN = re.compile(r"^[A-Za-z0-9_./][A-Za-z0-9_./ :-]*$")
-_SPECIAL = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
+# A string is written plain only when every YAML reader takes it for that same string: it starts
+# with a letter, '/' or '_' (so no YAML 1.1 or 1.2 number, timestamp, base-60 value, .inf/.nan,
+# merge key '<<' or '=' value, which all start with a digit, sign, dot or symbol), holds only
+# characters without a meaning in plain scalars, and is not one of the words a YAML 1.1 reader
+# (go-yaml v2 under kubectl: sigs.k8s.io/yaml goyaml.v2/resolve.go; PyYAML) takes for a boolean
+# or null. Everything else is double-quoted.
+_PLAIN = re.compile(r"[A-Za-z/_][A-Za-z0-9_./@+-]*(?:[ :][A-Za-z0-9_./@+-]+)*")
+_WORDS = {"true", "false", "yes", "no", "on", "off", "y", "n", "null"}
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
+
+
+def _printable(char: str) -> bool:
+    # YAML's printable set (YAML 1.1 section 5.1, as PyYAML's reader checks it), minus the
+    # line and paragraph separators that readers treat as line breaks
+    code = ord(char)
+    return (
+        0x20 <= code <= 0x7E
+        or 0xA0 <= code <= 0xD7FF
+        or (0xE000 <= code <= 0xFFFD and code != 0xFEFF)
+        or 0x10000 <= code <= 0x10FFFF
+    )
+
+
+def quote(text: str) -> str:
+    """A YAML double-quoted scalar that every YAML 1.1 and 1.2 reader reads back as ``text``."""
+    out = ['"']
+    for char in text:
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif _printable(char):
+            out.append(char)
+        elif ord(char) <= 0xFF:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) <= 0xFFFF:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    out.append('"')
+    return "".join(out)
+
+
+def plain_is_safe(text: str) -> bool:
+    return bool(_PLAIN.fullmatch(text)) and text.lower() not in _WORDS
 
 
 def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("a manifest holds no infinite or NaN number")
+        return json.dumps(value)
     text = str(value)
-    plain = (
-        _PLAIN.match(text)
-        and text.lower() not in _SPECIAL
-        and not text.endswith(":")
-        and ": " not in text
-        and not re.match(r"^[-+]?[0-9.]+$", text)
-    )
-    return text if plain else json.dumps(text)
+    return text if plain_is_safe(text) else quote(text)
 
 
-def to_yaml(data: dict[str, Any], indent: int = 0) -> str:
-    """YAML in kubectl's documentation style: lists of scalars in flow style, keys in order."""
+def _flow(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_scalar(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if isinstance(value, str):
+        return quote(value)  # lists of strings are written quoted, as the documentation does
+    return _scalar(value)
+
+
+def to_yaml(data: dict[str, Any], notes: dict[str, str] | None = None, indent: int = 0) -> str:
+    """YAML in kubectl's documentation style: lists of scalars in flow style, keys in order,
+    ``notes`` as comment lines above the fields they name."""
+    return "\n".join(_block(data, notes or {}, indent, "")) + "\n"
+
+
+def _block(data: dict[str, Any], notes: dict[str, str], indent: int, path: str) -> list[str]:
     lines: list[str] = []
     pad = " " * indent
     for key, value in data.items():
+        here = f"{path}.{key}" if path else str(key)
+        if here in notes:
+            lines.append(f"{pad}# {notes[here]}")
+        name = _scalar(key)
         if isinstance(value, dict):
             if value:
-                lines.append(f"{pad}{key}:")
-                lines.append(to_yaml(value, indent + 2).rstrip("\n"))
+                lines.append(f"{pad}{name}:")
+                lines += _block(value, notes, indent + 2, here)
             else:
-                lines.append(f"{pad}{key}: {{}}")
+                lines.append(f"{pad}{name}: {{}}")
         elif isinstance(value, list):
-            if value and all(isinstance(v, dict) for v in value):
-                lines.append(f"{pad}{key}:")
+            if value and all(isinstance(v, (dict, list)) for v in value):
+                lines.append(f"{pad}{name}:")
                 for item in value:
-                    body = to_yaml(item, indent + 2).rstrip("\n").splitlines()
-                    lines.append(f"{pad}- {body[0].lstrip()}")
-                    lines.extend(body[1:])
+                    if isinstance(item, dict) and item:
+                        body = _block(item, notes, indent + 2, f"{here}[]")
+                        first = next(
+                            i for i, line in enumerate(body) if not line.lstrip().startswith("#")
+                        )
+                        # comments of the item's first key go above the "- " line
+                        lines += body[:first]
+                        lines.append(f"{pad}- {body[first].lstrip()}")
+                        lines += body[first + 1 :]
+                    else:
+                        lines.append(f"{pad}- {_flow(item)}")
             else:
-                lines.append(f"{pad}{key}: [{', '.join(json.dumps(v) for v in value)}]")
+                lines.append(f"{pad}{name}: {_flow(value)}")
         else:
-            lines.append(f"{pad}{key}: {_scalar(value)}")
-    return "\n".join(lines) + "\n"
+            lines.append(f"{pad}{name}: {_scalar(value)}")
+    return lines

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from kubectl_userns.manifests.build import PodRequest, build_manifest, to_yaml
+from kubectl_userns.manifests.build import PodRequest, build, to_yaml
 
 HELP = """Print a manifest with spec.hostUsers: false (a pod in its own user namespace).
 
@@ -20,6 +20,7 @@ EPILOG = """Examples:
   kubectl userns new-pod
   kubectl userns new-pod | kubectl apply -f -
   kubectl userns new-pod web --image nginx --kind deployment --replicas 3 --restricted
+  kubectl userns new-pod web --restricted --pss-version v1.35
   kubectl userns new-pod nightly --kind cronjob --schedule '0 3 * * *' -- /bin/backup --all
   kubectl userns new-pod testpod -n shop -o json"""
 
@@ -95,11 +96,23 @@ def new_pod(
         bool,
         typer.Option(
             "--restricted",
-            help="Harden for Pod Security 'restricted': seccomp RuntimeDefault, no privilege "
-            "escalation, drop ALL capabilities (runAsNonRoot is not needed with hostUsers: "
-            "false).",
+            help="Pass Pod Security 'restricted' at every policy version v1.30 to v1.37: seccomp "
+            "RuntimeDefault, allowPrivilegeEscalation false, drop ALL capabilities (all "
+            "versions), and runAsNonRoot with runAsUser 1000 (below v1.35 restricted demands "
+            "them even with hostUsers: false). The YAML says why in comments.",
         ),
     ] = False,
+    pss_version: Annotated[
+        str | None,
+        typer.Option(
+            "--pss-version",
+            metavar="VERSION",
+            help="With --restricted: the namespace's Pod Security enforce-version (v1.30 to "
+            "v1.37); v1.35 and later allow root in a hostUsers: false pod, so runAsNonRoot "
+            "and runAsUser are left out.",
+            show_default=False,
+        ),
+    ] = None,
     output: Annotated[
         ManifestFormat,
         typer.Option(
@@ -116,9 +129,10 @@ def new_pod(
         replicas=replicas,
         schedule=schedule,
         restricted=restricted,
+        pss_version=pss_version,
     )
-    manifest = build_manifest(request)
+    manifest = build(request)
     if ManifestFormat(output) is ManifestFormat.json:
-        typer.echo(json.dumps(manifest, indent=2))
+        typer.echo(json.dumps(manifest.data, indent=2))
     else:
-        typer.echo(to_yaml(manifest), nl=False)
+        typer.echo(to_yaml(manifest.data, manifest.notes), nl=False)
