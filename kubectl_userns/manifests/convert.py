@@ -1,20 +1,28 @@
 """``convert``: set ``hostUsers: false`` in every pod spec of existing manifests.
 
-YAML is read and written with ruamel.yaml's round-trip mode, so comments, key order, quoting and
-layout of everything untouched survive and a GitOps diff shows only the added lines.
+YAML is edited in its text, at the positions of the nodes (:mod:`.yamlread`): a
+``hostUsers: false`` line is inserted, or an existing value is replaced in place, and every other
+byte stays as it was, so a GitOps diff shows only those lines. What counts is what kubectl reads
+(YAML 1.1 booleans, the last of duplicate keys), so the edited text is read again that way and
+every pod spec must read ``hostUsers: false`` before anything is reported as converted.
 """
 
 from __future__ import annotations
 
-import io
 import json
+import math
+import os
+import stat
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from kubectl_userns.errors import InputError, NotFoundError
+from kubectl_userns.manifests import yamlread
+from kubectl_userns.manifests.build import to_yaml
 
 ERROR, WARN, INFO = "ERROR", "WARN", "INFO"
+ABSENT = object()  # a pod spec without hostUsers
+SUFFIXES = (".yaml", ".yml", ".json")  # what kubectl reads from a directory
 TEMPLATE_KINDS = {
     "Deployment",
     "StatefulSet",
@@ -35,130 +43,241 @@ class Finding:
 
 
 @dataclass
-class Document:
-    source: str
-    data: Any
+class Source:
+    """One file (or stdin) and the objects kubectl reads from it."""
+
+    name: str
+    text: str
     is_json: bool
-    text: str = ""  # the whole file the document came from (YAML edits are made in it)
-
-
-@dataclass(frozen=True)
-class _Edit:
-    line: int  # 0-based line of the original text
-    col: int
-    kind: str  # "insert": a new line before `line`; "flip": true -> false at (line, col)
+    objects: list[Any] = field(default_factory=list)  # as kubectl reads them
+    viewer: yamlread.Viewer | None = None  # YAML: which node each mapping came from
 
 
 @dataclass
 class Conversion:
-    documents: list[Document] = field(default_factory=list)
+    sources: list[Source]
     findings: list[Finding] = field(default_factory=list)
     changed: int = 0
-    edits: dict[str, list[_Edit]] = field(default_factory=dict)
-    redump: set[str] = field(default_factory=set)  # sources that must be written anew
+    output: list[tuple[Source, str]] = field(default_factory=list)  # YAML: the edited texts
+    converted: list[list[Any]] = field(default_factory=list)  # objects after the edit, per source
 
     @property
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.level == ERROR]
 
 
-def _yaml() -> Any:
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.width = 4096
-    yaml.indent(mapping=2, sequence=2, offset=0)
-    return yaml
+# --- reading -------------------------------------------------------------------------------
 
 
-def read_sources(paths: list[str], stdin_text: str | None = None) -> list[Document]:
-    """Load every manifest document from files, directories (recursively) and ``-``."""
-    documents: list[Document] = []
+def read_sources(paths: list[str], stdin_text: str | None = None) -> list[Source]:
+    """Every file named by ``-f`` (directories recursively, each file once) and ``-``."""
+    sources: list[Source] = []
+    seen: set[tuple[int, int]] = set()
     for raw in paths:
         if raw == "-":
-            documents += _parse("<stdin>", stdin_text or "")
+            sources.append(parse("<stdin>", stdin_text or ""))
             continue
-        path = Path(raw)
-        if path.is_dir():
-            files = sorted(
-                p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json") and p.is_file()
-            )
-        elif path.is_file():
-            files = [path]
-        else:
-            raise NotFoundError(f"{raw}: no such file or directory; pass -f FILE, DIR or -.")
-        for file in files:
+        for file in _files(raw):
             try:
-                text = file.read_text()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise InputError(f"{file}: cannot read it ({exc}).") from None
-            documents += _parse(str(file), text, is_json=file.suffix == ".json")
-    return documents
+                with open(file, encoding="utf-8") as handle:
+                    identity = os.fstat(handle.fileno())
+                    key = (identity.st_dev, identity.st_ino)
+                    if key in seen and stat.S_ISREG(identity.st_mode):
+                        continue  # the same file again (-f a -f a, -f dir -f dir/a, a link)
+                    seen.add(key)
+                    text = handle.read()
+            except UnicodeDecodeError:
+                raise InputError(f"{file}: not UTF-8 text; a manifest must be.") from None
+            except OSError as exc:
+                raise InputError(f"{file}: cannot read it ({exc.strerror}).") from None
+            sources.append(parse(file, text))
+    return sources
 
 
-def _parse(source: str, text: str, is_json: bool = False) -> list[Document]:
-    if is_json:
-        try:
-            return [Document(source, json.loads(text), True)]
-        except ValueError as exc:
-            line = getattr(exc, "lineno", "?")
-            raise InputError(
-                f"{source}: not valid JSON at line {line} ({exc}); fix the file."
-            ) from None
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
+def _files(raw: str) -> list[str]:
     try:
-        docs = [d for d in _yaml().load_all(text) if d is not None]
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else "?"
+        info = os.stat(raw)
+    except FileNotFoundError:
+        raise NotFoundError(f"{raw}: no such file or directory; pass -f FILE, DIR or -.") from None
+    except OSError as exc:
+        raise InputError(f"{raw}: cannot read it ({exc.strerror}).") from None
+    if stat.S_ISDIR(info.st_mode):
+        return _walk(raw)
+    if stat.S_ISREG(info.st_mode) or stat.S_ISFIFO(info.st_mode) or stat.S_ISCHR(info.st_mode):
+        return [raw]  # a pipe too: -f <(helm template ...)
+    raise InputError(f"{raw}: not a file, directory or pipe; pass -f FILE, DIR or -.")
+
+
+def _walk(top: str) -> list[str]:
+    """The manifest files under a directory, sorted; an unreadable directory is an error, not
+    an empty one (os.walk and Path.rglob skip those silently)."""
+
+    def refuse(exc: OSError) -> None:
+        raise InputError(f"{exc.filename}: cannot read this directory ({exc.strerror}).")
+
+    found = []
+    for folder, dirs, files in os.walk(top, onerror=refuse):
+        dirs.sort()
+        for name in files:
+            if not name.endswith(SUFFIXES):
+                continue
+            path = os.path.join(folder, name)
+            try:
+                regular = stat.S_ISREG(os.stat(path).st_mode)
+            except OSError as exc:
+                raise InputError(f"{path}: cannot read it ({exc.strerror}).") from None
+            if not regular:
+                raise InputError(
+                    f"{path}: not a regular file; a directory is read only for its files "
+                    "(give a pipe with -f PATH)."
+                )
+            found.append(path)
+    return sorted(found)
+
+
+def parse(name: str, text: str) -> Source:
+    """The objects of one file. JSON when it starts with '{', as kubectl's YAMLOrJSONDecoder
+    decides (k8s.io/apimachinery pkg/util/yaml/decoder.go), else YAML."""
+    text = text.removeprefix("\ufeff")
+    if text.lstrip().startswith("{"):
+        return Source(name, text, True, _parse_json(name, text))
+    viewer = yamlread.Viewer(name)
+    objects = []
+    for document in yamlread.compose(name, text):
+        if document.root is not None:
+            value = viewer.view(document.root)
+            if value is not None:
+                objects.append(value)
+    return Source(name, text, False, objects, viewer)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _parse_json(name: str, text: str) -> list[Any]:
+    """A stream of JSON objects (kubectl reads `{...}{...}` as two); duplicate keys: the last
+    wins, as in Go's encoding/json."""
+    decoder = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+    objects, at = [], 0
+    try:
+        while True:
+            while at < len(text) and text[at] in " \t\r\n":
+                at += 1
+            if at == len(text):
+                break
+            value, at = decoder.raw_decode(text, at)
+            objects.append(value)
+    except json.JSONDecodeError as exc:
         raise InputError(
-            f"{source}: not valid YAML at line {line} ({exc.problem or exc.context}); fix the file."
+            f"{name}: not valid JSON at line {exc.lineno} ({exc.msg}); fix the file."
         ) from None
-    except YAMLError as exc:
-        raise InputError(f"{source}: not valid YAML ({exc}); fix the file.") from None
-    return [Document(source, d, False, text) for d in docs]
+    except ValueError as exc:
+        line = text.count("\n", 0, at) + 1
+        raise InputError(f"{name}: not valid JSON at line {line} ({exc}); fix the file.") from None
+    except RecursionError:
+        raise InputError(
+            f"{name}: nested more than {yamlread.MAX_DEPTH} levels deep; no Kubernetes object "
+            "is, fix the file."
+        ) from None
+    for value in objects:
+        if _depth(value) > yamlread.MAX_DEPTH:
+            raise InputError(
+                f"{name}: nested more than {yamlread.MAX_DEPTH} levels deep; no Kubernetes "
+                "object is, fix the file."
+            )
+    return objects
 
 
-def pod_specs(obj: Any, prefix: str = "") -> list[tuple[str, str, Any]]:
+def _depth(value: Any) -> int:
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            todo += [(child, depth + 1) for child in children]
+    return deepest
+
+
+# --- finding pod specs ------------------------------------------------------------------------
+
+
+def pod_specs(obj: Any, prefix: str = "") -> list[tuple[str, str, dict[str, Any]]]:
     """(object label, path, pod spec mapping) of every pod spec in an object or a List."""
     if not isinstance(obj, dict):
         return []
     kind = obj.get("kind")
-    name = (obj.get("metadata") or {}).get("name", "?")
+    metadata = obj.get("metadata")
+    name = metadata.get("name", "?") if isinstance(metadata, dict) else "?"
     label = f"{kind}/{name}"
     spec = obj.get("spec")
-    found: list[tuple[str, str, Any]] = []
-    if kind == "List" or (isinstance(kind, str) and kind.endswith("List") and "items" in obj):
-        for index, item in enumerate(obj.get("items") or []):
+    found: list[tuple[str, str, dict[str, Any]]] = []
+
+    def inner(parent: Any, *keys: str) -> Any:
+        for key in keys:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        return parent if isinstance(parent, dict) else None
+
+    items = obj.get("items")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
+        for index, item in enumerate(items):
             found += pod_specs(item, f"{prefix}items[{index}].")
     elif kind == "Pod" and isinstance(spec, dict):
         found.append((label, f"{prefix}spec", spec))
-    elif kind in TEMPLATE_KINDS and isinstance(spec, dict):
-        inner = (spec.get("template") or {}).get("spec")
-        if isinstance(inner, dict):
-            found.append((label, f"{prefix}spec.template.spec", inner))
-    elif kind == "CronJob" and isinstance(spec, dict):
-        job = (spec.get("jobTemplate") or {}).get("spec") or {}
-        inner = (job.get("template") or {}).get("spec")
-        if isinstance(inner, dict):
-            found.append((label, f"{prefix}spec.jobTemplate.spec.template.spec", inner))
-    elif kind == "PodTemplate":
-        inner = (obj.get("template") or {}).get("spec")
-        if isinstance(inner, dict):
-            found.append((label, f"{prefix}template.spec", inner))
+    elif kind in TEMPLATE_KINDS and (pod := inner(spec, "template", "spec")) is not None:
+        found.append((label, f"{prefix}spec.template.spec", pod))
+    elif kind == "CronJob" and (pod := inner(spec, "jobTemplate", "spec", "template", "spec")):
+        found.append((label, f"{prefix}spec.jobTemplate.spec.template.spec", pod))
+    elif kind == "PodTemplate" and (pod := inner(obj, "template", "spec")) is not None:
+        found.append((label, f"{prefix}template.spec", pod))
     return found
 
 
-def conflicts(source: str, label: str, path: str, spec: Any) -> list[Finding]:
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _get(value: Any, key: str) -> Any:
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def windows(spec: dict[str, Any]) -> bool:
+    return bool(_get(spec.get("os"), "name") == "windows")
+
+
+def conflicts(source: str, label: str, path: str, spec: dict[str, Any]) -> list[Finding]:
     """What in a pod spec fights with ``hostUsers: false``."""
     out = []
 
     def add(level: str, where: str, problem: str) -> None:
         out.append(Finding(level, source, label, f"{path}.{where}", problem))
 
-    for key in ("hostNetwork", "hostPID", "hostIPC"):
+    if windows(spec):
+        # kubernetes pkg/apis/core/validation: hostUsers is forbidden for spec.os.name windows
+        add(
+            ERROR if "hostUsers" in spec else WARN,
+            "os.name",
+            "a Windows pod cannot have hostUsers (the API rejects it for spec.os.name: windows); "
+            "left as it is",
+        )
+        return out
+    if spec.get("hostNetwork") is True:
+        add(
+            ERROR,
+            "hostNetwork",
+            "the API rejects it together with hostUsers: false, unless the cluster (1.35+) "
+            "enables the alpha feature gate UserNamespacesHostNetworkSupport; --force writes "
+            "hostUsers: false anyway",
+        )
+    for key in ("hostPID", "hostIPC"):
         if spec.get(key) is True:
             add(ERROR, key, "the API rejects it together with hostUsers: false")
     for group in ("initContainers", "containers", "ephemeralContainers"):
@@ -172,7 +291,8 @@ def conflicts(source: str, label: str, path: str, spec: Any) -> list[Finding]:
                     f"{where}.volumeDevices",
                     "raw block devices are not supported in a user namespace",
                 )
-            security = container.get("securityContext") or {}
+            security = container.get("securityContext")
+            security = security if isinstance(security, dict) else {}
             if security.get("privileged") is True:
                 add(
                     WARN,
@@ -184,11 +304,10 @@ def conflicts(source: str, label: str, path: str, spec: Any) -> list[Finding]:
                 add(
                     INFO,
                     f"{where}.securityContext.procMount",
-                    "Unmasked is allowed only with hostUsers: false, which this adds",
+                    "Unmasked needs hostUsers: false, which this sets; Pod Security baseline "
+                    "allows it for such pods from policy v1.35, restricted at no version",
                 )
-    for index, volume in enumerate(spec.get("volumes") or []):
-        if not isinstance(volume, dict):
-            continue
+    for index, volume in enumerate(_dicts(spec.get("volumes"))):
         where = f"volumes[{index}]"
         if "nfs" in volume:
             add(ERROR, f"{where}.nfs", "NFS cannot be idmapped, so the runtime fails the pod")
@@ -198,89 +317,219 @@ def conflicts(source: str, label: str, path: str, spec: Any) -> list[Finding]:
                 f"{where}.hostPath",
                 "works only if the node's filesystem at that path can be idmapped",
             )
-        medium = str((volume.get("emptyDir") or {}).get("medium", ""))
+        medium = str(_get(volume.get("emptyDir"), "medium") or "")
         if medium.startswith("HugePages"):
             add(WARN, f"{where}.emptyDir.medium", "hugetlbfs can be idmapped only from Linux 6.9")
-    if spec.get("hostUsers") is True:
-        add(WARN, "hostUsers", "explicitly true; left as it is unless --force is given")
     return out
 
 
-def convert(documents: list[Document], *, force: bool = False) -> Conversion:
-    """Set hostUsers: false where it is missing; collect the conflicts.
+# --- converting --------------------------------------------------------------------------------
 
-    The data is changed, and for YAML the edits are also recorded against the original text,
-    so ``render`` can apply them line by line and leave every other byte as it was.
-    """
-    result = Conversion(documents=documents)
-    for document in documents:
-        for label, path, spec in pod_specs(document.data):
-            result.findings += conflicts(document.source, label, path, spec)
-            current = spec.get("hostUsers")
-            if current is False or (current is True and not force):
-                continue
-            edit = None
-            if current is True:
-                if hasattr(spec, "lc"):
-                    line, col = spec.lc.value("hostUsers")
-                    edit = _Edit(line, col, "flip")
-                spec["hostUsers"] = False
-            else:
-                if hasattr(spec, "lc") and not spec.fa.flow_style():
-                    edit = _Edit(spec.lc.line, spec.lc.col, "insert")
-                if hasattr(spec, "insert"):
-                    spec.insert(0, "hostUsers", False)
-                else:
-                    spec["hostUsers"] = False
-            if edit is not None:
-                result.edits.setdefault(document.source, []).append(edit)
-            else:
-                result.redump.add(document.source)
-            result.changed += 1
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    return f"{type(value).__name__} {value!r}"
+
+
+class _Edits:
+    """Text edits of one YAML source: (start, end, replacement), applied from the end."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.edits: set[tuple[int, int, str]] = set()
+
+    def replace(self, start: int, end: int, new: str) -> None:
+        old = self.text[start:end]
+        self.edits.add((start, end, new + old[len(old.rstrip()) :]))  # keep a line break
+
+    def apply(self) -> str:
+        text = self.text
+        for start, end, new in sorted(self.edits, reverse=True):
+            text = text[:start] + new + text[end:]
+        return text
+
+
+def _insert_point(text: str, node: yamlread.Node) -> tuple[int, str] | None:
+    """Where a first key goes in a mapping node, and the text to insert there."""
+    if node.flow:
+        brace = text.find("{", node.start, node.end)
+        if brace < 0:
+            return None
+        return brace + 1, "hostUsers: false" + (", " if node.pairs else "")
+    if not node.pairs:
+        return None
+    first = node.pairs[0][0].start
+    line_start = text.rfind("\n", 0, first) + 1
+    if text[line_start:first].strip(" "):
+        return None  # the first key shares its line with something else ("- key:", "? key")
+    indent = first - line_start
+    line_end = text.find("\n", first)
+    newline = "\r\n" if line_end > 0 and text[line_end - 1] == "\r" else "\n"
+    at = line_start
+    # above the comment lines of the first key, when they are indented like it
+    while at > 0:
+        previous = text.rfind("\n", 0, at - 1) + 1
+        line = text[previous:at].rstrip("\r\n")
+        if line.strip().startswith("#") and len(line) - len(line.lstrip(" ")) == indent:
+            at = previous
+        else:
+            break
+    return at, " " * indent + "hostUsers: false" + newline
+
+
+def convert(sources: list[Source], *, force: bool = False) -> Conversion:
+    """Set hostUsers: false where kubectl would not read it as false; collect the conflicts;
+    edit each YAML text and check the edit reads back as intended."""
+    result = Conversion(sources=sources)
+    for source in sources:
+        edits = _Edits(source.text)
+        wanted: list[bool] = []  # per pod spec: must read hostUsers: false after the edit
+        before: list[Any] = []
+        for obj in source.objects:
+            for label, path, spec in pod_specs(obj):
+                findings = conflicts(source.name, label, path, spec)
+                result.findings += findings
+                before.append(spec.get("hostUsers", ABSENT))
+                if windows(spec):
+                    wanted.append(False)
+                    continue
+                blocking = any(f.level == ERROR for f in findings)
+                done = _convert_spec(source, spec, label, path, edits, result, force=force)
+                wanted.append(done and (force or not blocking))
+        if source.is_json:
+            output = source.objects
+            text = ""
+        else:
+            text = edits.apply()
+            output = parse(source.name, text).objects if edits.edits else source.objects
+        after = [spec.get("hostUsers", ABSENT) for o in output for _, _, spec in pod_specs(o)]
+        if len(after) != len(wanted):
+            raise InputError(
+                f"{source.name}: the edited text does not read back as the same objects; "
+                "nothing was written: set hostUsers: false by hand."
+            )
+        for index, must in enumerate(wanted):
+            if must and after[index] is not False:
+                raise InputError(
+                    f"{source.name}: after the edit kubectl would still read hostUsers "
+                    f"{_describe(after[index])}; nothing was written: set it by hand."
+                )
+            if must and before[index] is not False:
+                result.changed += 1
+        result.output.append((source, text))
+        result.converted.append(output)
     return result
 
 
-def _apply(text: str, edits: list[_Edit]) -> str:
-    lines = text.splitlines(keepends=True)
-    for edit in sorted(edits, key=lambda e: (e.line, e.col), reverse=True):
-        if edit.kind == "insert":
-            at = edit.line
-            # above the comment lines that belong to the spec's first key
-            while (
-                at > 0
-                and lines[at - 1].strip().startswith("#")
-                and (len(lines[at - 1]) - len(lines[at - 1].lstrip()) == edit.col)
-            ):
-                at -= 1
-            lines.insert(at, " " * edit.col + "hostUsers: false\n")
+def _convert_spec(
+    source: Source,
+    spec: dict[str, Any],
+    label: str,
+    path: str,
+    edits: _Edits,
+    result: Conversion,
+    *,
+    force: bool,
+) -> bool:
+    """Edit one pod spec (the data, and the YAML text). False: left as it is, with a finding."""
+
+    def report(level: str, problem: str) -> bool:
+        result.findings.append(Finding(level, source.name, label, f"{path}.hostUsers", problem))
+        return False
+
+    current = spec.get("hostUsers", ABSENT)
+    if current is True and not force:
+        return report(WARN, "explicitly true; left as it is unless --force is given")
+    if not (current is True or current is False or current is None or current is ABSENT) and (
+        not force
+    ):
+        return report(
+            ERROR,
+            f"is {_describe(current)}, which the API rejects (it must be true or false); "
+            "--force writes false",
+        )
+    if source.is_json:
+        if current is ABSENT:
+            items = list(spec.items())
+            spec.clear()
+            spec["hostUsers"] = False
+            spec.update(items)
         else:
-            line = lines[edit.line]
-            lines[edit.line] = line[: edit.col] + line[edit.col :].replace("true", "false", 1)
-    return "".join(lines)
+            spec["hostUsers"] = False
+        return True
+    assert source.viewer is not None
+    node = source.viewer.origin[id(spec)]
+    own = yamlread.own_values(node, source.name, "hostUsers")
+    if not own and yamlread.has_merge(node, source.name) and current is not ABSENT:
+        if current is False:
+            return True
+        return report(
+            ERROR,
+            "comes from a YAML merge key (<<); set hostUsers: false in this mapping by hand",
+        )
+    if not own:
+        point = _insert_point(source.text, node)
+        if point is None:
+            return report(ERROR, "this mapping's layout leaves no line for it; add it by hand")
+        edits.edits.add((point[0], point[0], point[1]))
+        return True
+    canonical = all(
+        value.kind == "scalar" and value.value == "false" and value.style is None
+        and value.tag is None and (start, end) == (value.start, value.end)
+        for _, value, start, end in own
+    )  # fmt: skip
+    if current is False and canonical:
+        return False  # nothing to do: already false, however kubectl or another tool reads it
+    for _key, value, start, end in own:
+        if value.anchor and (start, end) == (value.start, value.end):
+            return report(
+                ERROR, f"carries the YAML anchor &{value.anchor}; set it to false by hand"
+            )
+    if len(own) > 1:
+        lines = ", ".join(str(k.line + 1) for k, _, _, _ in own)
+        report(INFO, f"given {len(own)} times (lines {lines}; kubectl reads the last); all set")
+    elif current is False:
+        report(INFO, "kubectl reads it as false, YAML 1.2 tools may not; written as false")
+    for key, _value, start, end in own:
+        if start == end:  # an empty value: write after the colon
+            colon = source.text.find(":", key.end)
+            edits.edits.add((colon + 1, colon + 1, " false"))
+        else:
+            edits.replace(start, end, "false")
+    return True
+
+
+# --- writing -----------------------------------------------------------------------------------
 
 
 def render(result: Conversion, fmt: str | None) -> str:
-    """The converted manifests: the original YAML text with only the hostUsers lines changed,
-    or JSON for JSON input (or ``-o json``)."""
-    documents = result.documents
-    if fmt == "json" or (fmt is None and documents and all(d.is_json for d in documents)):
-        data = [d.data for d in documents]
+    """The converted manifests: each YAML text with only its hostUsers lines changed, or JSON
+    for JSON input (or ``-o json``)."""
+    sources = result.sources
+    if fmt == "json" or (fmt is None and sources and all(s.is_json for s in sources)):
+        data = [obj for objects in result.converted for obj in objects]
         single = data[0] if len(data) == 1 else {"apiVersion": "v1", "kind": "List", "items": data}
-        return json.dumps(single, indent=2) + "\n"
+        try:
+            return json.dumps(single, indent=2, allow_nan=False) + "\n"
+        except ValueError:
+            raise InputError(
+                "a value is .inf or .nan, which JSON cannot hold (nor can kubectl send it); "
+                "fix the file or use -o yaml."
+            ) from None
     parts: list[str] = []
-    seen: set[str] = set()
-    for document in documents:
-        if document.source in seen:
+    for (source, text), objects in zip(result.output, result.converted, strict=True):
+        if source.is_json:
+            docs = [to_yaml(obj) for obj in objects if isinstance(obj, dict)]
+            text = "---\n".join(docs)
+            if [o for o in parse(source.name, text).objects] != [
+                o for o in objects if isinstance(o, dict)
+            ]:
+                raise InputError(f"{source.name}: cannot be written as YAML as read; use -o json.")
+        if not text.strip():
             continue
-        seen.add(document.source)
-        mine = [d for d in documents if d.source == document.source]
-        if document.is_json or document.source in result.redump:
-            yaml = _yaml()
-            stream = io.StringIO()
-            yaml.dump_all([d.data for d in mine], stream)
-            text = stream.getvalue()
-        else:
-            text = _apply(document.text, result.edits.get(document.source, []))
         if parts and not text.lstrip().startswith("---"):
             text = "---\n" + text
         parts.append(text if text.endswith("\n") else text + "\n")

@@ -12,12 +12,16 @@ from kubectl_userns.errors import EXIT_CHECK_FAILED, UsageError
 
 HELP = """Set spec.hostUsers: false in every pod spec of existing manifests, and report conflicts.
 
-Reads files, directories (recursively: .yaml, .yml, .json) or - for stdin: multi-document YAML,
-List objects, Pods and the pod templates of Deployments, StatefulSets, DaemonSets, ReplicaSets,
-ReplicationControllers, Jobs and CronJobs. Comments, key order and layout are kept, so a diff
-shows only the added hostUsers lines. Fields that conflict with user namespaces are reported on
-stderr first; errors (hostNetwork, hostPID, hostIPC, volumeDevices, NFS volumes) make the
-command write nothing and exit 1 unless --force is given."""
+Reads files, pipes, directories (recursively: .yaml, .yml, .json; each file once) or - for
+stdin: multi-document YAML, JSON (JSON in gives JSON out), List objects, Pods and the pod
+templates of Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs and
+CronJobs. YAML is read as kubectl reads it (yes, on, True are booleans; the last of duplicate keys
+wins): an existing hostUsers that is not false is replaced in place, never shadowed, and the
+result is read back before it is reported. Comments, key order and layout are kept, so a diff
+shows only the hostUsers lines. Fields that conflict with user namespaces are reported on stderr
+first; errors (hostNetwork, hostPID, hostIPC, volumeDevices, NFS volumes, a hostUsers that is not
+a boolean) make the command write nothing and exit 1 unless --force is given. Windows pods are
+reported and left as they are."""
 
 EPILOG = """Examples:
   kubectl userns convert -f deploy.yaml > deploy.userns.yaml
@@ -67,8 +71,9 @@ def convert(
     if filename.count("-") > 1:
         raise UsageError("-f - can be given once: stdin is read only once.")
     stdin_text = sys.stdin.read() if "-" in filename else None
-    documents = read_sources(filename, stdin_text)
-    result = run(documents, force=force)
+    sources = read_sources(filename, stdin_text)
+    result = run(sources, force=force)
+    text = render(result, output.value if output else None) if force or not result.errors else ""
     for finding in result.findings:
         typer.echo(
             f"{finding.level}: {finding.source}: {finding.obj} {finding.path}: {finding.problem}",
@@ -82,6 +87,6 @@ def convert(
             err=True,
         )
         raise typer.Exit(EXIT_CHECK_FAILED)
-    typer.echo(render(result, output.value if output else None), nl=False)
+    typer.echo(text, nl=False)
     plural = "" if result.changed == 1 else "s"
     typer.echo(f"set hostUsers: false in {result.changed} pod spec{plural}", err=True)
