@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubectl_userns.errors import UsernsError
-from kubectl_userns.manifests.convert import convert, parse, pod_specs, render
+from kubectl_userns.manifests.convert import convert, pod_specs, render
+from kubectl_userns.manifests.sources import parse
 from tests import psa
 from tests.cli import Run, run_cli
 from tests.schemas import assert_valid_everywhere

@@ -66,7 +66,8 @@ def convert(
     ] = False,
 ) -> None:
     from kubectl_userns.manifests.convert import convert as run
-    from kubectl_userns.manifests.convert import read_sources, render
+    from kubectl_userns.manifests.convert import render
+    from kubectl_userns.manifests.sources import read_sources
 
     if filename.count("-") > 1:
         raise UsageError("-f - can be given once: stdin is read only once.")
