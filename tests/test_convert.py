@@ -484,6 +484,42 @@ def test_existing_test_outputs_pass_the_schemas_and_psa() -> None:
     assert verdicts["DaemonSet/agent"] == dict.fromkeys(psa.POLICY_VERSIONS, (False, False))
 
 
+def real_kubectl_reads(path: Path) -> list[Any]:
+    """hostUsers of every pod as the real kubectl reads the file (kubectl label --local reads
+    it with the same decoder as apply, and needs no cluster)."""
+    done = subprocess.run(
+        ["kubectl", "label", "--local", "-f", str(path), "read=1", "-o", "json"],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    items, at, decoder = [], 0, json.JSONDecoder()
+    while done.stdout[at:].strip():  # one JSON object per document, one after the other
+        at += len(done.stdout[at:]) - len(done.stdout[at:].lstrip())
+        item, at = decoder.raw_decode(done.stdout, at)
+        items.append(item)
+    return [item["spec"].get("hostUsers", "<absent>") for item in items]
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
+def test_real_kubectl_reads_what_convert_reads_and_writes(tmp_path: Path) -> None:
+    """Item 2 against the real kubectl: its reading of every spelling, null and duplicate keys
+    is convert's, and after convert --force it reads hostUsers: false in every pod."""
+    fields = [
+        *(f"  hostUsers: {v}\n" for v in [*TRUE_SPELLINGS, *FALSE_SPELLINGS, "~", "", "null"]),
+        "  hostUsers: false\n  hostUsers: on\n",
+        "  hostUsers: yes\n  hostUsers: false\n",
+        '  hostUsers: "false"\n',
+        "",
+    ]
+    docs = [POD.format(fields=f).replace("name: p", f"name: p{i}") for i, f in enumerate(fields)]
+    source = write(tmp_path, "---\n".join(docs))
+    assert real_kubectl_reads(source) == host_users(source.read_text())
+    run = run_cli(["convert", "-f", str(source), "--force"])
+    assert run.exit_code == 0, run.stderr
+    converted = write(tmp_path, run.stdout, "out.yaml")
+    assert real_kubectl_reads(converted) == [False] * len(docs)
+
+
 # --- property tests: any input gives a result or one named domain error ----------------------
 
 YAMLISH = st.text(alphabet=st.sampled_from(list("{}[],:-?&*!|>'\"%@`#~<\n\t abyesonTruex01F._")),

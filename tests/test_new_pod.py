@@ -292,6 +292,23 @@ def test_every_string_reads_back_as_a_string(value: str) -> None:
     assert f"image: {value}\n" not in run.stdout or value.isalpha()
 
 
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
+def test_real_kubectl_reads_every_value_as_a_string(tmp_path: Path) -> None:
+    """Item 6 against the real kubectl (its YAML 1.1 reader took 0x1F for 31)."""
+    values = ["0x1F", "1_000", ".inf", "12:30", "yes", "y", "0o17", "~", "2001-12-14", "1e3"]
+    run = run_cli(["new-pod", "p", "--image", "0x1F", "--", *values])
+    assert run.exit_code == 0, run.stderr
+    path = tmp_path / "pod.yaml"
+    path.write_text(run.stdout)
+    done = subprocess.run(
+        ["kubectl", "label", "--local", "-f", str(path), "read=1", "-o", "json"],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    container = json.loads(done.stdout)["spec"]["containers"][0]
+    assert (container["image"], container["command"]) == ("0x1F", values)
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.text(st.characters(exclude_categories=("Cs",))), max_size=3), st.text())
 def test_any_command_and_value_round_trips(command: list[str], key: str) -> None:
