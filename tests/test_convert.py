@@ -426,6 +426,7 @@ def test_billion_laughs_is_refused_at_once(tmp_path: Path, output: list[str]) ->
 @pytest.mark.parametrize(
     ("text", "suffix"),
     [("x: " + "[" * 100_000, ".yaml"), ("- " * 5000 + "x\n", ".yaml"),
+     ("x:\n " + "[ " * 5000, ".yaml"), ("x: " + "{a: " * 5000, ".yaml"),
      ("{\"a\": " * 100_000 + "1" + "}" * 100_000, ".json"), ('{"a": ' * 300 + "1" + "}" * 300,
                                                              ".json")],
 )  # fmt: skip

@@ -44,6 +44,7 @@ _GO_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")  
 _DOT_FLOAT = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?")
 _TIMESTAMP = re.compile(r"[0-9]{4}-")
 _TAG = "tag:yaml.org,2002:"
+_OPEN_RUN = re.compile(rf"[\[{{](?:[ \t\r\n]*[\[{{]){{{MAX_DEPTH}}}")
 
 
 def _go_int(text: str) -> int:
@@ -117,6 +118,15 @@ def compose(source: str, text: str) -> list[YAMLDocument]:
     """Every document of ``text`` as nodes; InputError for what kubectl would refuse too."""
     import yaml
 
+    # PyYAML's scanner looks ahead over every open flow collection (stale_possible_simple_keys
+    # runs over each of them per token), so "[[[[..." costs seconds before the first event
+    # arrives: a run of more open brackets than the depth limit is refused before parsing
+    deep = _OPEN_RUN.search(text)
+    if deep:
+        raise InputError(
+            f"{source}: nested more than {MAX_DEPTH} levels deep at line "
+            f"{text.count(chr(10), 0, deep.start()) + 1}; no Kubernetes object is, fix the file."
+        )
     documents: list[YAMLDocument] = []
     stack: list[tuple[Node, Node | None]] = []  # open collections, with a map's pending key
     anchors: dict[str, Node] = {}
