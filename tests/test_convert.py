@@ -22,10 +22,20 @@ from kubectl_userns.errors import UsernsError
 from kubectl_userns.manifests.convert import convert, pod_specs, render
 from kubectl_userns.manifests.sources import parse
 from tests import psa
-from tests.cli import Run, run_cli
+from tests.cli import Run
+from tests.cli import run_cli as _run_cli
 from tests.schemas import assert_valid_everywhere
 
 DATA = Path(__file__).parent / "data" / "convert"
+
+
+def run_cli(args: list[str]) -> Run:
+    """Run convert; every output it writes is checked against the 1.30-1.37 schemas and the
+    Pod Security rules (issue 15 item 7) before the test looks at it."""
+    run = _run_cli(args)
+    if run.exit_code == 0 and run.stdout:
+        check_output(run.stdout)
+    return run
 
 
 def added_and_removed(before: str, after: str) -> tuple[list[str], list[str]]:
@@ -164,6 +174,8 @@ def check_output(stdout: str) -> list[tuple[str, dict[tuple[int, int], tuple[boo
     1.30-1.37; returns each pod spec's Pod Security verdicts (baseline, restricted) per version."""
     verdicts = []
     for obj in kubectl_reads(stdout):
+        if not (isinstance(obj, dict) and "kind" in obj and "apiVersion" in obj):
+            continue  # no Kubernetes object (kubectl would refuse it): nothing to validate
         assert_valid_everywhere(obj)
         for label, _, spec in pod_specs(obj):
             verdicts.append(
@@ -471,6 +483,8 @@ def run_cli_input(args: list[str], stdin: str) -> Run:
     result = CliRunner().invoke(app, args, prog_name=PROG, input=stdin)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
+    if result.exit_code == 0 and result.stdout:
+        check_output(result.stdout)
     return Run(result.stdout, result.stderr, result.exit_code)
 
 
@@ -547,6 +561,30 @@ def _convert_text(text: str, force: bool) -> tuple[str, list[str]] | None:
 @given(st.one_of(YAMLISH, st.text(max_size=100)), st.booleans())
 def test_any_text_gives_a_result_or_a_named_error(text: str, force: bool) -> None:
     _convert_text(text, force)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                   max_size=3),
+    max_leaves=20,
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(JSON_VALUES, JSON_VALUES, st.booleans())
+def test_any_json_pod_gives_json_with_host_users_false_or_a_named_error(
+    host_users_value: Any, extra: Any, force: bool
+) -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+           "spec": {"hostUsers": host_users_value, "x": extra, "containers": []}}  # fmt: skip
+    converted = _convert_text(json.dumps(pod), force)
+    if converted is None:
+        return
+    out, errors = converted
+    spec = json.loads(out)["spec"]
+    assert spec["hostUsers"] is False or (spec["hostUsers"] == host_users_value and (
+        not force or errors))  # fmt: skip
 
 
 @settings(max_examples=200, deadline=None)
