@@ -17,12 +17,30 @@ SSH_CONFIG_ENV = "KUBECTL_USERNS_SSH_CONFIG"
 
 
 class OutputFormat(str, Enum):
-    """The ``-o/--output`` values of the report commands."""
+    """The ``-o/--output`` formats of the report commands (kubectl's names)."""
 
     table = "table"
     wide = "wide"
     json = "json"
     yaml = "yaml"
+    name = "name"
+    jsonpath = "jsonpath"
+    custom_columns = "custom-columns"
+
+
+# what -o takes: a format, or FORMAT=TEMPLATE for the template formats (as kubectl)
+OUTPUT_CHOICES = (
+    "table",
+    "wide",
+    "json",
+    "yaml",
+    "name",
+    "jsonpath=",
+    "jsonpath-file=",
+    "custom-columns=",
+    "custom-columns-file=",
+)
+COLOR_MODES = ("auto", "always", "never")
 
 
 class AddressType(str, Enum):
@@ -49,16 +67,62 @@ class OutputOptions:
 
     format: OutputFormat = OutputFormat.table
     no_headers: bool = False
+    template: str = ""  # the JSONPath template, or the custom-columns spec
+    color: str = "auto"  # --color: resolved against the output stream when printing
 
     @classmethod
-    def from_flags(cls, output: OutputFormat | str, no_headers: bool) -> OutputOptions:
-        fmt = OutputFormat(output)
-        if no_headers and fmt in (OutputFormat.json, OutputFormat.yaml):
+    def from_flags(
+        cls, output: OutputFormat | str, no_headers: bool, color: str = "auto"
+    ) -> OutputOptions:
+        text = output.value if isinstance(output, OutputFormat) else str(output)
+        name, eq, template = text.partition("=")
+        name = name.strip().lower()
+        if name in ("jsonpath-file", "custom-columns-file"):
+            if not template:
+                raise UsageError(f"-o {name} needs a file: -o {name}=PATH.")
+            try:
+                with open(os.path.expanduser(template), encoding="utf-8") as handle:
+                    template = handle.read()
+            except OSError as exc:
+                raise UsageError(f"-o {name}={template}: {exc.strerror or exc}.") from None
+            name = name.removesuffix("-file")
+            if name == "custom-columns":  # kubectl's file: a header line, an expression line
+                lines = [line.split() for line in template.splitlines() if line.strip()]
+                if len(lines) != 2 or len(lines[0]) != len(lines[1]):
+                    raise UsageError(
+                        "-o custom-columns-file: expected two lines, the headers and as many "
+                        "expressions."
+                    )
+                template = ",".join(f"{h}:{e}" for h, e in zip(lines[0], lines[1], strict=True))
+            eq = "="
+        try:
+            fmt = OutputFormat(name)
+        except ValueError:
+            raise UsageError(
+                f"-o {text}: unknown output format; use one of table, wide, json, yaml, name, "
+                "jsonpath=TEMPLATE, custom-columns=SPEC (or their -file= forms)."
+            ) from None
+        if fmt in (OutputFormat.jsonpath, OutputFormat.custom_columns):
+            if not template:
+                raise UsageError(
+                    f"-o {fmt.value} needs a template: -o {fmt.value}="
+                    + ("'{.pod.name}'" if fmt is OutputFormat.jsonpath else "HEADER:.path,...")
+                    + "."
+                )
+        elif eq:
+            raise UsageError(f"-o {fmt.value} takes no template (got -o {text}).")
+        if no_headers and fmt not in (
+            OutputFormat.table,
+            OutputFormat.wide,
+            OutputFormat.custom_columns,
+        ):
             raise UsageError(
                 f"--no-headers only applies to table output; drop it or use -o table (got -o "
                 f"{fmt.value})."
             )
-        return cls(format=fmt, no_headers=no_headers)
+        if color not in COLOR_MODES:
+            raise UsageError(f"--color {color}: use auto, always or never.")
+        return cls(format=fmt, no_headers=no_headers, template=template, color=color)
 
 
 def ssh_flags_given(

@@ -21,9 +21,9 @@ def audit(cluster: Sandbox, *args: str) -> Run:
 
 
 def pod_rows(run: Run) -> dict[str, list[str]]:
-    """POD -> the cells after it, from the first table (cells split on 2+ spaces)."""
+    """POD -> the cells after it, from the first table (cells split on 3+ spaces)."""
     table = run.stdout.split("\n\n")[0].splitlines()
-    rows = [re.split(r"\s{2,}", line.strip()) for line in table[1:]]
+    rows = [re.split(r"\s{3,}", line.strip()) for line in table[1:]]
     return {row[1]: row for row in rows}
 
 
@@ -134,14 +134,14 @@ def test_all_namespaces(cluster: Sandbox) -> None:
         "iso1": "ISOLATED",
         "iso2": "ISOLATED",
         "iso3": "ISOLATED",
-        "lying": "NOT ISOLATED",
-        "netpod": "HOST USERNS",
+        "lying": "NOT-ISOLATED",
+        "netpod": "HOST-USERNS",
         "orphan": f"UNKNOWN: cannot reach node gone over SSH at {gone.address}:{gone.port} "
         "(connection refused); check that sshd runs there and the address is right, or use "
         "--ssh-host/--ssh-port",
-        "ovl-a": "NOT ISOLATED",
-        "ovl-b": "NOT ISOLATED",
-        "rooty": "HOST USERNS",
+        "ovl-a": "NOT-ISOLATED",
+        "ovl-b": "NOT-ISOLATED",
+        "rooty": "HOST-USERNS",
         "db": "ISOLATED",
         "web": "ISOLATED",
     }
@@ -158,8 +158,8 @@ def test_all_namespaces(cluster: Sandbox) -> None:
     assert rows["rooty"][3:6] == ["true", "host", "1"]
     assert rows["ovl-a"][4] == "655360-720895"
     findings = run.stdout.split("\n\n")[1]
-    assert findings.splitlines()[0].split() == ["RESULT", "FINDING", "NODE", "PODS", "DETAIL"]
-    overlap = re.split(r"\s{2,}", _line(findings, "overlap"))
+    assert findings.splitlines()[0].split() == ["STATUS", "FINDING", "NODE", "PODS", "DETAIL"]
+    overlap = re.split(r"\s{3,}", _line(findings, "overlap"))
     assert overlap[:4] == ["FAIL", "overlap", "n2", "default/ovl-a,default/ovl-b"]
     assert overlap[4].startswith(
         "host IDs 655360-720895 of default/ovl-a overlap 655360-720895 of default/ovl-b"
@@ -201,7 +201,7 @@ def test_one_round_trip_per_node(cluster: Sandbox) -> None:
     assert new.count("Accepted publickey for root") == 1
     assert new.count("req exec") == 1
     assert set(verdicts(run).values()) == {"ISOLATED"} and len(verdicts(run)) == 4
-    assert "\n\n" in run.stdout and "RESULT" not in run.stdout  # no findings table
+    assert "\n\n" in run.stdout and "FINDING" not in run.stdout  # no findings table
     assert run.stdout.rstrip().endswith("0 failing finding(s)")
 
 
@@ -210,7 +210,7 @@ def test_unreachable_node_alone_gives_exit_3(cluster: Sandbox) -> None:
     assert run.exit_code == 3, run.stdout + run.stderr
     assert run.stderr == ""
     got = verdicts(run)
-    assert got["iso3"] == "ISOLATED" and got["netpod"] == "HOST USERNS"
+    assert got["iso3"] == "ISOLATED" and got["netpod"] == "HOST-USERNS"
     assert got["orphan"].startswith("UNKNOWN: cannot reach node gone over SSH")
 
 
@@ -221,7 +221,7 @@ def test_namespace_and_selector(cluster: Sandbox) -> None:
     assert pod_rows(run)["web"][0] == "shop"
     default_ns = audit(cluster, "--node", "n1", "--no-headers")
     assert default_ns.exit_code == 0
-    assert sorted(r.split()[1] for r in default_ns.stdout.split("\n\n")[0].splitlines()) == [
+    assert sorted(r.split()[1] for r in default_ns.stdout.splitlines()) == [
         "iso1",
         "iso2",
     ]
@@ -247,7 +247,7 @@ def test_wide(cluster: Sandbox) -> None:
     run = audit(cluster, "-A", "--node", "n2", "-o", "wide")
     header = run.stdout.splitlines()[0].split()
     assert header[5:] == ["HOST-ROOT", "HOST-NAMESPACES", "FAILED-CHECKS", "VERDICT"]
-    assert pod_rows(run)["ovl-a"][6:] == ["-", "no-overlap", "NOT ISOLATED"]
+    assert pod_rows(run)["ovl-a"][6:] == ["-", "no-overlap", "NOT-ISOLATED"]
 
 
 def test_bad_input(cluster: Sandbox) -> None:

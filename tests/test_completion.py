@@ -39,8 +39,16 @@ def test_commands_flags_and_choices_need_no_cluster() -> None:
         ":4",
     )
     assert complete(["sandbox", ""], env) == (["down", "env", "up"], ":4")
-    assert complete(["inspect", "-o", ""], env) == (["table", "wide", "json", "yaml"], ":4")
-    assert complete(["audit", "--output=j"], env) == (["--output=json"], ":4")
+    formats = ["table", "wide", "json", "yaml", "name", "jsonpath=", "jsonpath-file="]
+    formats += ["custom-columns=", "custom-columns-file="]
+    # the template formats end in '=': no space after them (directive 4 + 2)
+    assert complete(["inspect", "-o", ""], env) == (formats, ":6")
+    assert complete(["inspect", "-o", "w"], env) == (["wide"], ":4")
+    assert complete(["audit", "--output=j"], env) == (
+        ["--output=json", "--output=jsonpath=", "--output=jsonpath-file="],
+        ":6",
+    )
+    assert complete(["inspect", "--color", ""], env) == (["auto", "always", "never"], ":4")
     assert complete(["inspect", "--via", ""], env) == (["ssh", "pod"], ":4")
     assert complete(["new-pod", "--kind", "d"], env) == (["deployment", "daemonset"], ":4")
     flags, directive = complete(["verify-node", "--ssh-a"], env)

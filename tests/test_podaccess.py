@@ -173,7 +173,7 @@ def test_verify_node_via_pod_table(cluster: Sandbox, no_leftovers: None) -> None
     run = cli(cluster, "verify-node", "p1", "--via", "pod")
     assert (run.exit_code, run.stderr) == (0, "")
     lines = run.stdout.splitlines()
-    assert lines[0].split() == ["CHECK", "STATUS", "OBSERVED", "EXPECTED", "SOURCE"]
+    assert lines[0].split() == ["CHECK", "STATUS", "SOURCE", "OBSERVED", "EXPECTED"]
     assert any(line.split()[:2] == ["kubelet-user", "PASS"] for line in lines)
     assert lines[-1].startswith("node p1: ready for user namespaces")
 

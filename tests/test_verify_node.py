@@ -67,7 +67,7 @@ def test_good_node_is_ready(cluster: Sandbox) -> None:
     assert run.exit_code == 0, run.stderr
     assert run.stderr == ""
     lines = run.stdout.splitlines()
-    assert lines[0].split() == ["CHECK", "STATUS", "OBSERVED", "EXPECTED", "SOURCE"]
+    assert lines[0].split() == ["CHECK", "STATUS", "SOURCE", "OBSERVED", "EXPECTED"]
     for check_id in ("subid-pool", "pool-size", "getsubids", "cgroup-version", "userns-records"):
         assert " PASS " in row(run, check_id)
     assert "kubelet:65536:7208960" in row(run, "subid-pool")

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+NO_SPACE = 2  # cobra.ShellCompDirectiveNoSpace
 NO_FILE = 4  # cobra.ShellCompDirectiveNoFileComp
 FILES = 0  # cobra.ShellCompDirectiveDefault: the shell completes file names
 
@@ -111,7 +112,11 @@ def _choices(param: Any) -> list[str]:
     """The values an option accepts when they are few: an Enum's, or a metavar like ssh|pod."""
     import enum
 
+    from kubectl_userns.options import OUTPUT_CHOICES
+
     annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    if param.name == "output" and annotation is str:  # the report commands' -o
+        return list(OUTPUT_CHOICES)
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return [str(member.value) for member in annotation]
     metavar = param.metavar or ""
@@ -132,6 +137,13 @@ def _value_candidates(param: Any, given: dict[str, str]) -> tuple[list[str], int
     if annotation is pathlib.Path or param.name in ("kubeconfig", "files"):
         return [], FILES
     return [], NO_FILE
+
+
+def _no_space(candidates: list[str], directive: int) -> tuple[list[str], int]:
+    """A value that ends in '=' (jsonpath=) is completed further: no space after it."""
+    if any(c.endswith("=") for c in candidates):
+        directive |= NO_SPACE
+    return candidates, directive
 
 
 def _flags(command: Any, prefix: str) -> list[str]:
@@ -170,13 +182,14 @@ def complete(words: Sequence[str]) -> tuple[list[str], int]:
     # the value of an option: "-n <TAB>" or "--output=<TAB>"
     if before and word.partition("=")[1] == "" and _takes_value(_option_for(command, before[-1])):
         candidates, directive = _value_candidates(_option_for(command, before[-1]), given)
-        return [c for c in candidates if c.startswith(word)], directive
+        return _no_space([c for c in candidates if c.startswith(word)], directive)
     if word.startswith("--") and "=" in word:
         name, _, partial = word.partition("=")
         param = _option_for(command, name)
         if _takes_value(param):
             candidates, directive = _value_candidates(param, given)
-            return [f"{name}={c}" for c in candidates if c.startswith(partial)], directive
+            found = [f"{name}={c}" for c in candidates if c.startswith(partial)]
+            return _no_space(found, directive)
     if word.startswith("-"):
         return _flags(command, word), NO_FILE
     kind = _POSITIONAL.get(path[-1] if path else "")

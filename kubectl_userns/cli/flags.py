@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from kubectl_userns.access.via_pod import DEFAULT_IMAGE, DEFAULT_NAMESPACE
-from kubectl_userns.options import SSH_CONFIG_ENV, AddressType, OutputFormat
+from kubectl_userns.options import SSH_CONFIG_ENV, AddressType
 
 KUBE_PANEL = "Cluster flags (as in kubectl)"
 NODE_PANEL = "Node access flags"
@@ -63,21 +63,32 @@ RequestTimeoutFlag = Annotated[
 # --- output ------------------------------------------------------------------------------------
 
 OutputFlag = Annotated[
-    OutputFormat,
+    str,
     typer.Option(
         "--output",
         "-o",
         metavar="FORMAT",
-        help="Output format: table, wide (more columns), json or yaml.",
+        help="Output format: table, wide (more columns), json, yaml, name, jsonpath=TEMPLATE, "
+        "custom-columns=SPEC, jsonpath-file=PATH or custom-columns-file=PATH (kubectl's "
+        "template formats, over the objects -o json prints).",
         rich_help_panel=OUTPUT_PANEL,
-        case_sensitive=False,
     ),
 ]
 NoHeadersFlag = Annotated[
     bool,
     typer.Option(
         "--no-headers",
-        help="Print tables without their header row.",
+        help="Print only the rows of the main table, one record a line (the summary goes to "
+        "stderr); also for -o custom-columns.",
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
+ColorFlag = Annotated[
+    str,
+    typer.Option(
+        "--color",
+        metavar="auto|always|never",
+        help="Colour PASS, FAIL and WARN: auto = on a terminal unless NO_COLOR is set.",
         rich_help_panel=OUTPUT_PANEL,
     ),
 ]

@@ -10,6 +10,7 @@ import typer
 
 from kubectl_userns.access.via_pod import PodAccessOptions
 from kubectl_userns.cli.flags import (
+    ColorFlag,
     ContextFlag,
     ImageFlag,
     KubeconfigFlag,
@@ -30,6 +31,14 @@ from kubectl_userns.cli.flags import (
     SshTimeoutFlag,
     SshUserFlag,
     ViaFlag,
+)
+from kubectl_userns.cli.render import (
+    Printed,
+    TextView,
+    emit,
+    output_options,
+    print_report,
+    render_table,
 )
 from kubectl_userns.errors import UsageError, UsernsError
 from kubectl_userns.options import (
@@ -95,8 +104,9 @@ def audit(
             "--parallel", metavar="N", help="How many nodes to probe at the same time.", min=1
         ),
     ] = 16,
-    output: OutputFlag = OutputFormat.table,
+    output: OutputFlag = "table",
     no_headers: NoHeadersFlag = False,
+    color: ColorFlag = "auto",
     namespace: NamespaceFlag = None,
     kubeconfig: KubeconfigFlag = None,
     context: ContextFlag = None,
@@ -116,7 +126,7 @@ def audit(
     probe_namespace: ProbeNamespaceFlag = None,
     probe_timeout: ProbeTimeoutFlag = 120.0,
 ) -> None:
-    out = OutputOptions.from_flags(output, no_headers)
+    out = output_options(output, no_headers, color)
     if all_namespaces and namespace is not None:
         raise UsageError(
             f"-A/--all-namespaces cannot be used with -n {namespace}: choose one namespace or all."
@@ -169,7 +179,7 @@ def audit(
         where = "any namespace" if all_namespaces else "the namespace"
         typer.echo(f"No running pods found in {where} with these filters.", err=True)
     else:
-        typer.echo(render_audit(result, out), nl=False)
+        emit(render_audit(result, out))
     raise typer.Exit(result["summary"]["exitCode"])
 
 
@@ -301,14 +311,11 @@ def _audit_node(
         return [unknown_row(p, reason) for p in pods], reason
 
 
-def render_audit(result: dict[str, Any], out: OutputOptions) -> str:
-    """The pod table, the findings table and a summary line; or the report as data."""
+def text_view(result: dict[str, Any], out: OutputOptions, color: bool) -> TextView:
+    """The pod table, the findings table and a summary line."""
     from kubectl_userns.checks.cluster import summary_line as audit_summary
     from kubectl_userns.checks.cluster import verdict_text
-    from kubectl_userns.cli.render import render_data, render_table
 
-    if out.format in (OutputFormat.json, OutputFormat.yaml):
-        return render_data(result, out.format.value)
     wide = out.format is OutputFormat.wide
     headers = ["NAMESPACE", "POD", "NODE", "HOSTUSERS", "USERNS", "HOST-ROOT", "VERDICT"]
     if wide:
@@ -317,6 +324,8 @@ def render_audit(result: dict[str, Any], out: OutputOptions) -> str:
     for row in result["pods"]:
         host_users = "false" if row["hostUsers"] is False else "true"
         root = "?" if row["hostRootProcesses"] is None else row["hostRootProcesses"]
+        # one word for the verdict (NOT-ISOLATED, HOST-USERNS); UNKNOWN's reason follows it
+        verdict, colon, reason = verdict_text(row).partition(":")
         cells = [
             row["namespace"],
             row["name"],
@@ -324,7 +333,7 @@ def render_audit(result: dict[str, Any], out: OutputOptions) -> str:
             host_users,
             row["userNamespace"] or "?",
             root,
-            verdict_text(row),
+            verdict.replace(" ", "-") + colon + reason,
         ]
         if wide:
             cells[-1:-1] = [
@@ -332,19 +341,25 @@ def render_audit(result: dict[str, Any], out: OutputOptions) -> str:
                 ",".join(row["failedChecks"]) or "-",
             ]
         rows.append(cells)
-    parts = [render_table(headers, rows, no_headers=out.no_headers), ""]
+    more = []
     if result["findings"]:
         findings = [
-            [f["severity"], f["kind"], f["node"], ",".join(f["pods"]) or "-", f["detail"]]
+            [f["severity"], f["kind"], f["node"] or "-", ",".join(f["pods"]) or "-", f["detail"]]
             for f in result["findings"]
         ]
-        parts += [
-            render_table(
-                ["RESULT", "FINDING", "NODE", "PODS", "DETAIL"],
-                findings,
-                no_headers=out.no_headers,
-            ),
-            "",
-        ]
-    parts.append(audit_summary(result))
-    return "\n".join(parts) + "\n"
+        more.append(
+            render_table(["STATUS", "FINDING", "NODE", "PODS", "DETAIL"], findings, color=color)
+        )
+    main = render_table(headers, rows, no_headers=out.no_headers, color=color)
+    return TextView(main, more, [audit_summary(result)])
+
+
+def render_audit(result: dict[str, Any], out: OutputOptions) -> Printed:
+    """The audit in the format of ``out``: tables, or the report as data."""
+    return print_report(
+        result,
+        out,
+        names=[f"pod/{row['name']}" for row in result["pods"]],
+        records=result["pods"],
+        text=lambda color: text_view(result, out, color),
+    )

@@ -8,6 +8,7 @@ import typer
 
 from kubectl_userns.access.via_pod import PodAccessOptions
 from kubectl_userns.cli.flags import (
+    ColorFlag,
     ContextFlag,
     ImageFlag,
     KubeconfigFlag,
@@ -28,6 +29,14 @@ from kubectl_userns.cli.flags import (
     SshTimeoutFlag,
     SshUserFlag,
     ViaFlag,
+)
+from kubectl_userns.cli.render import (
+    Printed,
+    TextView,
+    emit,
+    output_options,
+    print_report,
+    render_table,
 )
 from kubectl_userns.errors import (
     EXIT_CHECK_FAILED,
@@ -71,8 +80,9 @@ def inspect(
             "--container", "-c", metavar="NAME", help="Only this container.", show_default=False
         ),
     ] = None,
-    output: OutputFlag = OutputFormat.table,
+    output: OutputFlag = "table",
     no_headers: NoHeadersFlag = False,
+    color: ColorFlag = "auto",
     namespace: NamespaceFlag = None,
     kubeconfig: KubeconfigFlag = None,
     context: ContextFlag = None,
@@ -92,7 +102,7 @@ def inspect(
     probe_namespace: ProbeNamespaceFlag = None,
     probe_timeout: ProbeTimeoutFlag = 120.0,
 ) -> None:
-    out = OutputOptions.from_flags(output, no_headers)
+    out = output_options(output, no_headers, color)
     pod_access = PodAccessOptions.from_flags(
         via,
         image,
@@ -117,7 +127,7 @@ def inspect(
     )
     cluster = ClusterOptions(kubeconfig, context, namespace, request_timeout)
     report = run_inspect(pod, container, cluster, access, pod_access=pod_access)
-    typer.echo(render_report(report, out), nl=False)
+    emit(render_report(report, out))
     raise typer.Exit(EXIT_CHECK_FAILED if report["summary"]["failed"] else 0)
 
 
@@ -220,24 +230,21 @@ def run_inspect(
     )
 
 
-def render_report(report: dict[str, Any], out: OutputOptions) -> str:
-    """Table (processes, then checks, then one summary line), or the report as data."""
-    from kubectl_userns.checks.pod import summary_line
-    from kubectl_userns.cli.render import render_data, render_table
+def _map_cell(text: str | None) -> str:
+    """``0 4980736 65536, ...`` as one word: ``0:4980736:65536,...`` (``-`` when empty)."""
+    if not text or text == "(empty)":
+        return "-"
+    return ",".join(":".join(part.split()) for part in text.split(", "))
 
-    if out.format in (OutputFormat.json, OutputFormat.yaml):
-        return render_data(report, out.format.value)
-    wide = out.format is OutputFormat.wide
-    headers = ["CONTAINER", "PID", "USER", "UID-IN-POD", "USERNS", "UID_MAP", "GID_MAP", "COMMAND"]
-    if wide:
-        headers[-1:-1] = ["CGROUP", "CONTAINER-ID"]
+
+def process_rows(report: dict[str, Any], wide: bool) -> list[list[Any]]:
     rows = []
     for proc in report["processes"]:
         label = (
-            proc["container"] if proc["role"] == "app" else f"{proc['container']} ({proc['role']})"
+            proc["container"] if proc["role"] == "app" else f"{proc['container']}/{proc['role']}"
         )
         user = (
-            f"{proc['uid']} (HOST ROOT)"
+            f"{proc['uid']}(HOST-ROOT)"
             if proc["hostRoot"] and proc["role"] == "app"
             else proc["uid"]
         )
@@ -248,8 +255,8 @@ def render_report(report: dict[str, Any], out: OutputOptions) -> str:
             user,
             inside,
             proc["userNamespace"],
-            proc["uidMap"],
-            proc["gidMap"],
+            _map_cell(proc["uidMap"]),
+            _map_cell(proc["gidMap"]),
             proc["command"],
         ]
         if wide:
@@ -259,15 +266,34 @@ def render_report(report: dict[str, Any], out: OutputOptions) -> str:
                 cgroup = "." + cgroup[len(pod_dir) :]
             row[-1:-1] = [cgroup, proc["containerID"][:13] or "-"]
         rows.append(row)
+    return rows
+
+
+PROCESS_HEADERS = ["CONTAINER", "PID", "USER", "UID-IN-POD", "USERNS", "UID-MAP", "GID-MAP"]
+
+
+def text_view(report: dict[str, Any], out: OutputOptions, color: bool) -> TextView:
+    """The processes table, then the checks table, then one summary line."""
+    from kubectl_userns.checks.pod import summary_line
+
+    wide = out.format is OutputFormat.wide
+    headers = [*PROCESS_HEADERS, *(["CGROUP", "CONTAINER-ID"] if wide else []), "COMMAND"]
+    rows = process_rows(report, wide)
     checks = [[c["id"], c["status"], c["detail"]] for c in report["checks"]]
-    parts = [
-        render_table(headers, rows, no_headers=out.no_headers),
-        "",
-        render_table(["CHECK", "RESULT", "DETAIL"], checks, no_headers=out.no_headers),
-        "",
-    ]
+    more = [render_table(["CHECK", "STATUS", "DETAIL"], checks, color=color)]
     if report["vanishedPIDs"]:
         gone = ", ".join(str(p) for p in report["vanishedPIDs"])
-        parts.insert(1, f"(PIDs {gone} exited while being read; not counted)")
-    parts.append(summary_line(report))
-    return "\n".join(parts) + "\n"
+        more.insert(0, f"(PIDs {gone} exited while being read; not counted)")
+    main = render_table(headers, rows, no_headers=out.no_headers, color=color)
+    return TextView(main, more, [summary_line(report)])
+
+
+def render_report(report: dict[str, Any], out: OutputOptions) -> Printed:
+    """The report in the format of ``out``: tables, or the report as data."""
+    return print_report(
+        report,
+        out,
+        names=[f"pod/{report['pod']['name']}"],
+        records=[report],
+        text=lambda color: text_view(report, out, color),
+    )

@@ -8,6 +8,7 @@ import typer
 
 from kubectl_userns.access.via_pod import DEFAULT_TIMEOUT, PodAccessOptions
 from kubectl_userns.cli.flags import (
+    ColorFlag,
     ContextFlag,
     ImageFlag,
     KubeconfigFlag,
@@ -27,6 +28,14 @@ from kubectl_userns.cli.flags import (
     SshTimeoutFlag,
     SshUserFlag,
     ViaFlag,
+)
+from kubectl_userns.cli.render import (
+    Printed,
+    TextView,
+    emit,
+    output_options,
+    print_report,
+    render_table,
 )
 from kubectl_userns.errors import (
     EXIT_CHECK_FAILED,
@@ -82,8 +91,9 @@ def verify_node(
             "then privileged).",
         ),
     ] = False,
-    output: OutputFlag = OutputFormat.table,
+    output: OutputFlag = "table",
     no_headers: NoHeadersFlag = False,
+    color: ColorFlag = "auto",
     kubeconfig: KubeconfigFlag = None,
     context: ContextFlag = None,
     request_timeout: RequestTimeoutFlag = 30.0,
@@ -102,7 +112,7 @@ def verify_node(
     probe_namespace: ProbeNamespaceFlag = None,
     probe_timeout: ProbeTimeoutFlag = DEFAULT_TIMEOUT,
 ) -> None:
-    out = OutputOptions.from_flags(output, no_headers)
+    out = output_options(output, no_headers, color)
     pod_access = PodAccessOptions.from_flags(
         via,
         image,
@@ -127,7 +137,7 @@ def verify_node(
     )
     cluster = ClusterOptions(kubeconfig, context, None, request_timeout)
     report, node_error = run_verify_node(node, cluster, access, probe=probe, pod_access=pod_access)
-    typer.echo(render_report(report, out), nl=False)
+    emit(render_report(report, out))
     if node_error is not None:
         raise node_error  # exit 3 at the boundary, after the API part of the report
     raise typer.Exit(EXIT_CHECK_FAILED if report["summary"]["failed"] else 0)
@@ -270,28 +280,37 @@ def run_verify_node(
     return report, node_error
 
 
-def render_report(report: dict[str, Any], out: OutputOptions) -> str:
-    """The checklist table, the fixes as numbered lines and a summary line; or the data."""
+def text_view(report: dict[str, Any], out: OutputOptions, color: bool) -> TextView:
+    """The checklist table, the fixes as numbered lines and a summary line."""
     from kubectl_userns.checks.node import summary_line
-    from kubectl_userns.cli.render import render_data, render_table
 
-    if out.format in (OutputFormat.json, OutputFormat.yaml):
-        return render_data(report, out.format.value)
     wide = out.format is OutputFormat.wide
-    headers = ["CHECK", "STATUS", "OBSERVED", "EXPECTED", "SOURCE"]
+    # the free-text columns last, so that the words before them split on blanks
+    headers = ["CHECK", "STATUS", "SOURCE", "OBSERVED", "EXPECTED"]
     if wide:
         headers.append("FIX")
     rows = []
     fixes: list[str] = []
     for check in report["checks"]:
-        row = [check["id"], check["status"], check["observed"], check["expected"], check["source"]]
+        row = [check["id"], check["status"], check["source"], check["observed"], check["expected"]]
         if wide:
             row.append(check["fix"] or "-")
         rows.append(row)
         if check["fix"] and check["status"] in ("FAIL", "WARN"):
             fixes.append(f"{len(fixes) + 1}. {check['id']}: {check['fix']}")
-    parts = [render_table(headers, rows, no_headers=out.no_headers), ""]
+    more = []
     if fixes and not wide:
-        parts += ["Fixes:", *fixes, ""]
-    parts.append(summary_line(report))
-    return "\n".join(parts) + "\n"
+        more.append("\n".join(["Fixes:", *fixes]))
+    main = render_table(headers, rows, no_headers=out.no_headers, color=color)
+    return TextView(main, more, [summary_line(report)])
+
+
+def render_report(report: dict[str, Any], out: OutputOptions) -> Printed:
+    """The report in the format of ``out``: tables, or the report as data."""
+    return print_report(
+        report,
+        out,
+        names=[f"node/{report['node']['name']}"],
+        records=report["checks"],
+        text=lambda color: text_view(report, out, color),
+    )

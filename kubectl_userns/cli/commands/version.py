@@ -29,7 +29,7 @@ LIBRARIES = (
     "typer",
     "click",
     "paramiko",
-    "tabulate",
+    "jsonpath-ng",
     "PyYAML",
     "ruamel.yaml",
     "cryptography",
