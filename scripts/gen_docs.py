@@ -108,7 +108,7 @@ def run_examples(args_list: list[str]) -> dict[str, str]:
 
 VOLATILE = [
     (re.compile(r"user:\[\d+\]"), "user:[N]"),  # namespace inode numbers
-    (re.compile(r"^(\S+\s+)\d+", re.M), r"\1PID"),  # the PID column
+    (re.compile(r"^(\S+ +)\d+", re.M), r"\1PID"),  # the PID column
     (re.compile(r"PIDs \d+(?:, \d+)*"), "PIDs N"),
     # what this machine's kernel decides (sandbox nodes report the sandbox's kernel release
     # and OCI runtime, sandbox/node.py, but read the real limit)
