@@ -13,7 +13,15 @@ import typer
 
 from kubectl_userns import __version__
 from kubectl_userns.cli.boundary import report_errors
-from kubectl_userns.cli.commands import audit, convert, inspect, new_pod, verify_node, version
+from kubectl_userns.cli.commands import (
+    audit,
+    convert,
+    inspect,
+    new_pod,
+    plan,
+    verify_node,
+    version,
+)
 from kubectl_userns.cli.commands.sandbox import sandbox_app
 
 PROG = "kubectl userns"
@@ -63,6 +71,7 @@ for _name, _module, _function in (
     ("new-pod", new_pod, new_pod.new_pod),
     ("convert", convert, convert.convert),
     ("audit", audit, audit.audit),
+    ("plan", plan, plan.plan),
     ("version", version, version.version),
 ):
     # "\b" keeps click from re-wrapping the example lines into one paragraph

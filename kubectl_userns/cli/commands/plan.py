@@ -1,0 +1,252 @@
+"""``kubectl userns plan``: which workloads can move to hostUsers: false, and what blocks each."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+
+from kubectl_userns.access.via_pod import PodAccessOptions
+from kubectl_userns.cli.flags import (
+    ContextFlag,
+    ImageFlag,
+    KubeconfigFlag,
+    KubeletRootFlag,
+    NamespaceFlag,
+    ProbeNamespaceFlag,
+    ProbeTimeoutFlag,
+    RequestTimeoutFlag,
+    SshAcceptNewFlag,
+    SshAddressTypeFlag,
+    SshConfigFlag,
+    SshKeyFlag,
+    SshPortFlag,
+    SshTimeoutFlag,
+    SshUserFlag,
+    ViaFlag,
+)
+from kubectl_userns.errors import UsageError
+from kubectl_userns.options import AddressType, ClusterOptions, NodeAccessOptions, ssh_flags_given
+
+HELP = """Plan the move to user namespaces, workload by workload.
+
+Groups the pods by the workload that owns them (Deployment through its ReplicaSet, StatefulSet,
+DaemonSet, CronJob through its Job, static pods through their mirror, bare pods) and gives each
+its state: isolated, not isolated (with the failing checks), asking for a user namespace but
+not verified, or in the host user namespace. For host-namespace workloads it lists every
+blocker in the pod spec and where it is (hostNetwork/hostPID/hostIPC, Windows, IDs outside
+the pod's range, NFS and raw block volumes), warnings for what changes meaning (privileged,
+capabilities, hostPath), the nodes that are not ready, and - only when nothing blocks - the
+command that converts it. Reads the API only (one paginated list per kind, no SSH); --verify
+also probes the nodes as 'audit' does. Exit 0 when every workload is isolated, 1 when any is
+not (or runs in the host user namespace), 3 when some could not be verified."""
+
+EPILOG = """Examples:
+  kubectl userns plan -A
+  kubectl userns plan -n shop -o wide
+  kubectl userns plan -A --verify -o html > userns-plan.html
+  kubectl userns plan -A -o policyreport | kubectl apply -f -"""
+
+
+class PlanFormat(str, Enum):
+    table = "table"
+    wide = "wide"
+    json = "json"
+    yaml = "yaml"
+    html = "html"
+    policyreport = "policyreport"
+
+
+def plan(
+    all_namespaces: Annotated[
+        bool,
+        typer.Option("--all-namespaces", "-A", help="Plan every namespace.", show_default=False),
+    ] = False,
+    selector: Annotated[
+        str | None,
+        typer.Option(
+            "--selector",
+            "-l",
+            metavar="SELECTOR",
+            help="Only pods matching this label selector.",
+            show_default=False,
+        ),
+    ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Also probe the nodes (as 'audit' does) to tell isolated pods from pods that "
+            "only ask for a user namespace; needs SSH or --via pod.",
+        ),
+    ] = False,
+    output: Annotated[
+        PlanFormat,
+        typer.Option("--output", "-o", help="Output format.", case_sensitive=False),
+    ] = PlanFormat.table,
+    no_headers: Annotated[
+        bool, typer.Option("--no-headers", help="Table output without the header line.")
+    ] = False,
+    namespace: NamespaceFlag = None,
+    kubeconfig: KubeconfigFlag = None,
+    context: ContextFlag = None,
+    request_timeout: RequestTimeoutFlag = 30.0,
+    ssh_user: SshUserFlag = None,
+    ssh_key: SshKeyFlag = None,
+    ssh_port: SshPortFlag = None,
+    ssh_address_type: SshAddressTypeFlag = AddressType.InternalIP,
+    ssh_config: SshConfigFlag = None,
+    ssh_accept_new: SshAcceptNewFlag = False,
+    ssh_timeout: SshTimeoutFlag = 10.0,
+    kubelet_root: KubeletRootFlag = "/var/lib/kubelet",
+    via: ViaFlag = "ssh",
+    image: ImageFlag = None,
+    probe_namespace: ProbeNamespaceFlag = None,
+    probe_timeout: ProbeTimeoutFlag = 120.0,
+) -> None:
+    if no_headers and output not in (PlanFormat.table, PlanFormat.wide):
+        raise UsageError(f"--no-headers only applies to table output (got -o {output.value}).")
+    if all_namespaces and namespace is not None:
+        namespace = None  # as kubectl: -A wins
+    ssh_given = ssh_flags_given(ssh_user, ssh_key, ssh_port, None, ssh_config, ssh_accept_new)
+    node_flags = list(ssh_given)
+    if via != "ssh" or image or probe_namespace:
+        node_flags.append("--via/--image/--probe-namespace")
+    if not verify and node_flags:
+        raise UsageError(
+            f"{', '.join(node_flags)} only apply with --verify (the plan alone reads the API "
+            "only); add --verify."
+        )
+    pod_access = PodAccessOptions.from_flags(
+        via, image, probe_namespace, local=False, timeout=probe_timeout, ssh_flags=ssh_given
+    )
+    access = NodeAccessOptions.from_flags(
+        local=False,
+        ssh_user=ssh_user,
+        ssh_key=ssh_key,
+        ssh_port=ssh_port,
+        ssh_host=None,
+        ssh_address_type=ssh_address_type,
+        ssh_config=ssh_config,
+        ssh_accept_new=ssh_accept_new,
+        ssh_timeout=ssh_timeout,
+        kubelet_root=kubelet_root,
+    )
+    cluster = ClusterOptions(kubeconfig, context, namespace, request_timeout)
+    result, audit = run_plan(
+        cluster, access, pod_access, all_namespaces=all_namespaces, selector=selector, verify=verify
+    )
+    typer.echo(render_plan(result, audit, output, no_headers=no_headers), nl=False)
+    raise typer.Exit(result["summary"]["exitCode"])
+
+
+def run_plan(
+    cluster: ClusterOptions,
+    access: NodeAccessOptions,
+    pod_access: PodAccessOptions | None,
+    *,
+    all_namespaces: bool,
+    selector: str | None,
+    verify: bool,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The plan (and, with ``verify``, the audit it was built from)."""
+    from kubectl_userns.access.api import KubeClient
+    from kubectl_userns.access.via_pod import MANAGED_BY
+    from kubectl_userns.checks.plan import build_plan
+
+    client = KubeClient.from_options(cluster)
+    ns = None if all_namespaces else client.namespace
+    where = "in all namespaces" if ns is None else f'in namespace "{ns}"'
+
+    def path(group: str, resource: str) -> str:
+        prefix = "/api/v1" if not group else f"/apis/{group}"
+        return f"{prefix}/{resource}" if ns is None else f"{prefix}/namespaces/{ns}/{resource}"
+
+    query = {"labelSelector": selector or ""}
+    pods = client.list_all(path("", "pods"), f"pods {where}", query)
+    pods = [
+        p
+        for p in pods
+        if ((p.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/managed-by")
+        != MANAGED_BY
+        and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+    ]
+    replicasets = client.list_all(path("apps/v1", "replicasets"), f"replicasets {where}")
+    jobs = client.list_all(path("batch/v1", "jobs"), f"jobs {where}")
+    nodes = client.list_all("/api/v1/nodes", "nodes")
+    audit = None
+    if verify:
+        from kubectl_userns.cli.commands.audit import run_audit
+
+        audit = run_audit(
+            cluster, access, all_namespaces=all_namespaces, selector=selector, pod_access=pod_access
+        )
+    result = build_plan(
+        pods,
+        replicasets=replicasets,
+        jobs=jobs,
+        nodes=nodes,
+        audit_rows=None if audit is None else audit["pods"],
+    )
+    return result, audit
+
+
+def render_plan(
+    result: dict[str, Any], audit: dict[str, Any] | None, fmt: PlanFormat, *, no_headers: bool
+) -> str:
+    from kubectl_userns.checks.plan import summary_line
+    from kubectl_userns.cli.render import render_data, render_table
+
+    if fmt in (PlanFormat.json, PlanFormat.yaml):
+        return render_data(result, fmt.value)
+    if fmt is PlanFormat.html:
+        from kubectl_userns.cli.report_html import render_html
+
+        return render_html(result, audit)
+    if fmt is PlanFormat.policyreport:
+        from kubectl_userns.cli.policyreport import policy_reports
+
+        return render_data(policy_reports(result, audit), "yaml")
+    wide = fmt is PlanFormat.wide
+    headers = ["NAMESPACE", "WORKLOAD", "PODS", "STATE", "READINESS", "BLOCKERS"]
+    if wide:
+        headers += ["WARNINGS", "NODES", "CONVERT"]
+    rows = []
+    for w in result["workloads"]:
+        blockers = ",".join(b["field"] for b in w["blockers"]) or "-"
+        if w["notReadyNodes"]:
+            blockers = ",".join(filter(None, [blockers.strip("-"), "nodes-not-ready"]))
+        if w["state"] == "not-isolated" and w["failedChecks"]:
+            blockers = ",".join(w["failedChecks"])
+        cells = [
+            w["namespace"],
+            f"{w['kind'].lower()}/{w['name']}",
+            len(w["pods"]),
+            w["state"],
+            w["readiness"] or "-",
+            blockers.replace(" ", "") or "-",
+        ]
+        if wide:
+            cells += [
+                ",".join(x["field"] for x in w["warnings"]).replace(" ", "") or "-",
+                ",".join(w["nodes"]) or "-",
+                w["convertCommand"] or "-",
+            ]
+        rows.append(cells)
+    table = render_table(headers, rows, no_headers=no_headers)
+    if no_headers:
+        return table + "\n"
+    lines = [table, ""]
+    details = [
+        f"  {w['namespace']}/{w['kind'].lower()}/{w['name']}: {b['field']}: {b['reason']}"
+        for w in result["workloads"]
+        for b in w["blockers"]
+    ]
+    if details:
+        lines += ["Blockers:", *details, ""]
+    commands = [w["convertCommand"] for w in result["workloads"] if w["convertCommand"]]
+    if commands:
+        lines += ["Convert (nothing blocks these):", *(f"  {c}" for c in commands), ""]
+    lines.append(summary_line(result))
+    return "\n".join(lines) + "\n"

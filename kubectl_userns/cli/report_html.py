@@ -1,0 +1,248 @@
+"""The plan as one self-contained HTML page (``plan -o html``): no network, no external script,
+style sheet or font. A summary, each node's ID space drawn as a bar with every pod's slot on it
+(the picture an operator draws when a mapping looks wrong), the sortable workload table with
+its blockers, and the audit's findings.
+
+Every string from the cluster is escaped (html.escape) before it reaches the page: pod names,
+commands and messages are tenant-controlled.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from typing import Any
+
+# nothing may load from anywhere: inline style and script only
+CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+BAR_WIDTH = 960  # px of the ID-space bar in the SVG's own coordinates
+BAR_HEIGHT = 28
+MIN_SLOT = 3  # px: a slot is never drawn thinner than this
+
+STYLE = """
+:root { --ok: #1a7f37; --bad: #cf222e; --warn: #9a6700; --muted: #57606a; --bg: #f6f8fa; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto;
+       max-width: 1100px; padding: 24px; color: #1f2328; }
+h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px; }
+.sub { color: var(--muted); margin-bottom: 18px; }
+.cards { display: flex; gap: 12px; flex-wrap: wrap; }
+.card { background: var(--bg); border-radius: 8px; padding: 12px 16px; min-width: 150px; }
+.card b { display: block; font-size: 26px; }
+.card.ok b { color: var(--ok); } .card.bad b { color: var(--bad); }
+.card.warn b { color: var(--warn); }
+.node { background: var(--bg); border-radius: 8px; padding: 12px 16px; margin: 10px 0; }
+.node svg { width: 100%; height: auto; display: block; }
+.pool { fill: #d0d7de; } .slot { stroke: #fff; stroke-width: 0.5; }
+.slot.isolated { fill: var(--ok); } .slot.overlap { fill: var(--bad); }
+.slot.not-isolated { fill: var(--warn); }
+.axis { fill: var(--muted); font-size: 11px; }
+.chips span { display: inline-block; background: #fff; border: 1px solid #d0d7de;
+              border-radius: 12px; padding: 1px 8px; margin: 2px; font-size: 12px; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; }
+th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #d0d7de;
+         vertical-align: top; }
+th { cursor: pointer; user-select: none; background: var(--bg); }
+th[aria-sort="ascending"]::after { content: " \\25B2"; }
+th[aria-sort="descending"]::after { content: " \\25BC"; }
+.state-isolated { color: var(--ok); } .state-not-isolated { color: var(--bad); }
+.state-host-userns { color: var(--warn); } .state-unverified { color: var(--muted); }
+code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: var(--bg);
+       padding: 1px 4px; border-radius: 4px; word-break: break-all; }
+ul.blockers { margin: 0; padding-left: 16px; }
+"""
+
+SCRIPT = """
+document.querySelectorAll("table.sortable th").forEach(function (th, column) {
+  th.addEventListener("click", function () {
+    var table = th.closest("table"), body = table.tBodies[0];
+    var ascending = th.getAttribute("aria-sort") !== "ascending";
+    table.querySelectorAll("th").forEach(function (h) { h.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = a.cells[column].dataset.sort || a.cells[column].textContent;
+      var y = b.cells[column].dataset.sort || b.cells[column].textContent;
+      var nx = parseFloat(x), ny = parseFloat(y);
+      var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+      return ascending ? c : -c;
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  });
+});
+"""
+
+
+def _pool_of(rows: list[dict[str, Any]]) -> tuple[int, int] | None:
+    """The kubelet's pool on a node as the audit's subid-pool check found it."""
+    for row in rows:
+        for check in row.get("checks") or []:
+            if check.get("id") == "subid-pool" and check.get("status") == "PASS":
+                found = re.search(r"inside (\d+)-(\d+)", str(check.get("detail")))
+                if found:
+                    return int(found.group(1)), int(found.group(2))
+    return None
+
+
+def node_slots(audit: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Per node: the pool bar's range and each user-namespaced pod's slot on it, in the SVG's
+    coordinates (the same numbers the page draws, so a test can hold the DOM against them)."""
+    if not audit:
+        return []
+    overlapping = {
+        (f["node"], name) for f in audit.get("findings", []) if f["kind"] == "overlap"
+        for name in f["pods"]
+    }  # fmt: skip
+    by_node: dict[str, list[dict[str, Any]]] = {}
+    for row in audit["pods"]:
+        by_node.setdefault(row["node"], []).append(row)
+    nodes = []
+    for node, rows in sorted(by_node.items()):
+        ranged = [r for r in rows if r.get("hostRange")]
+        pool = _pool_of(rows)
+        low = pool[0] if pool else min((r["hostRange"][0] for r in ranged), default=0)
+        high = pool[1] if pool else max((r["hostRange"][1] for r in ranged), default=65535)
+        for r in ranged:
+            low, high = min(low, r["hostRange"][0]), max(high, r["hostRange"][1])
+        span = max(1, high - low + 1)
+        slots = []
+        for r in sorted(ranged, key=lambda r: r["hostRange"][0]):
+            start, end = r["hostRange"]
+            name = f"{r['namespace']}/{r['name']}"
+            state = (
+                "overlap"
+                if (node, name) in overlapping
+                else ("isolated" if r["verdict"] == "ISOLATED" else "not-isolated")
+            )
+            x = (start - low) / span * BAR_WIDTH
+            width = max(MIN_SLOT, (end - start + 1) / span * BAR_WIDTH)
+            slots.append(
+                {"pod": name, "start": start, "end": end, "state": state,
+                 "x": round(x, 2), "width": round(width, 2)}
+            )  # fmt: skip
+        host = [f"{r['namespace']}/{r['name']}" for r in rows if not r.get("hostRange")]
+        nodes.append(
+            {"node": node, "low": low, "high": high, "poolKnown": pool is not None,
+             "slots": slots, "hostPods": host}
+        )  # fmt: skip
+    return nodes
+
+
+def _svg(node: dict[str, Any]) -> str:
+    parts = [
+        f'<svg viewBox="0 0 {BAR_WIDTH} {BAR_HEIGHT + 18}" role="img" '
+        f'aria-label="ID space of node {escape(node["node"])}">',
+        f'<rect class="pool" x="0" y="0" width="{BAR_WIDTH}" height="{BAR_HEIGHT}" rx="3"/>',
+    ]
+    for s in node["slots"]:
+        parts.append(
+            f'<rect class="slot {s["state"]}" x="{s["x"]}" y="0" width="{s["width"]}" '
+            f'height="{BAR_HEIGHT}" data-pod="{escape(s["pod"])}" data-start="{s["start"]}" '
+            f'data-end="{s["end"]}"><title>{escape(s["pod"])}: host IDs {s["start"]}-'
+            f"{s['end']} ({escape(s['state'])})</title></rect>"
+        )
+    parts.append(f'<text class="axis" x="0" y="{BAR_HEIGHT + 14}">{node["low"]}</text>')
+    parts.append(
+        f'<text class="axis" x="{BAR_WIDTH}" y="{BAR_HEIGHT + 14}" text-anchor="end">'
+        f"{node['high']}</text>"
+    )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _workload_row(w: dict[str, Any]) -> str:
+    def item(b: dict[str, str]) -> str:
+        return f"<li><code>{escape(b['field'])}</code> {escape(b['reason'])}</li>"
+
+    blockers = [item(b) for b in w["blockers"]]
+    if w["notReadyNodes"]:
+        blockers.append(f"<li>nodes not ready: {escape(', '.join(w['notReadyNodes']))}</li>")
+    warnings = [item(b) for b in w["warnings"]]
+    failed = ", ".join(w["failedChecks"])
+    cells = [
+        escape(w["namespace"]),
+        f"{escape(w['kind'])}/{escape(w['name'])}",
+        f'<td data-sort="{len(w["pods"])}">{len(w["pods"])}</td>',
+        f'<span class="state-{escape(w["state"])}">{escape(w["state"])}</span>'
+        + (f"<br>fails {escape(failed)}" if failed else ""),
+        escape(w["readiness"] or "-"),
+        (f'<ul class="blockers">{"".join(blockers)}</ul>' if blockers else "-")
+        + (f'<ul class="blockers">{"".join(warnings)}</ul>' if warnings else ""),
+        f"<code>{escape(w['convertCommand'])}</code>" if w["convertCommand"] else "-",
+    ]
+    tds = "".join(c if c.startswith("<td") else f"<td>{c}</td>" for c in cells)
+    return f'<tr data-state="{escape(w["state"])}">{tds}</tr>'
+
+
+def render_html(plan: dict[str, Any], audit: dict[str, Any] | None) -> str:
+    s = plan["summary"]
+    cards = [
+        ("ok", s["isolated"], "isolated"),
+        ("ok", s["convertible"], "convertible"),
+        ("warn", s["blocked"], "blocked"),
+        ("bad", s["notIsolated"], "not isolated"),
+    ]
+    if s["unverified"]:
+        cards.append(("", s["unverified"], "not verified"))
+    card_html = "".join(
+        f'<div class="card {cls}" data-count="{escape(label)}"><b>{n}</b>{escape(label)}</div>'
+        for cls, n, label in cards
+    )
+    nodes_html = []
+    for node in node_slots(audit):
+        pool = "the kubelet's pool" if node["poolKnown"] else "the pods' ranges (pool unknown)"
+        chips = "".join(f"<span>{escape(p)}</span>" for p in node["hostPods"])
+        nodes_html.append(
+            f'<div class="node" data-node="{escape(node["node"])}" data-low="{node["low"]}" '
+            f'data-high="{node["high"]}"><b>{escape(node["node"])}</b> - host IDs '
+            f"{node['low']}-{node['high']}, {pool}; {len(node['slots'])} pod slot(s)"
+            f"{_svg(node)}"
+            + (f'<div class="chips">host user namespace: {chips}</div>' if chips else "")
+            + "</div>"
+        )
+    if not nodes_html:
+        nodes_html.append(
+            '<p class="sub">The nodes were not probed: run <code>kubectl userns plan --verify '
+            "-o html</code> to draw their ID spaces.</p>"
+        )
+    findings = [
+        f"<tr><td>{escape(f['severity'])}</td><td>{escape(f['kind'])}</td>"
+        f"<td>{escape(f['node'])}</td><td>{escape(', '.join(f['pods']))}</td>"
+        f"<td>{escape(f['detail'])}</td></tr>"
+        for f in (audit or {}).get("findings", [])
+    ]
+    findings_html = (
+        '<table class="sortable" id="findings"><thead><tr><th>Result</th><th>Finding</th>'
+        "<th>Node</th><th>Pods</th><th>Detail</th></tr></thead><tbody>"
+        + "".join(findings)
+        + "</tbody></table>"
+        if findings
+        else '<p class="sub">No findings.</p>'
+    )
+    rows = "".join(_workload_row(w) for w in plan["workloads"])
+    verified = "verified on the nodes" if plan["verified"] else "from the API only"
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
+<title>User namespaces: migration plan</title>
+<style>{STYLE}</style>
+</head>
+<body>
+<h1>User namespaces: migration plan</h1>
+<div class="sub">{s["workloads"]} workload(s), {s["pods"]} pod(s), {verified}</div>
+<div class="cards" id="summary">{card_html}</div>
+<h2>ID space per node</h2>
+<div id="nodes">{"".join(nodes_html)}</div>
+<h2>Workloads</h2>
+<table class="sortable" id="workloads"><thead><tr><th>Namespace</th><th>Workload</th><th>Pods</th>
+<th>State</th><th>Readiness</th><th>Blockers and warnings</th><th>Convert</th></tr></thead>
+<tbody>{rows}</tbody></table>
+<h2>Findings</h2>
+{findings_html}
+<script>{SCRIPT}</script>
+</body>
+</html>
+"""
