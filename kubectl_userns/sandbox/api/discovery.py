@@ -1,11 +1,11 @@
 """Version and discovery: ``/version``, ``/api``, ``/apis``, ``/api/v1`` and ``/apis/GROUP/v1``,
 what kubectl reads to learn the resources and their short names
-(kubernetes/apimachinery pkg/apis/meta/v1/types.go APIResourceList, APIGroupList); and the
-workload groups' namespaced lists, empty as on a cluster without workloads."""
+(kubernetes/apimachinery pkg/apis/meta/v1/types.go APIResourceList, APIGroupList). The workload
+lists themselves are :mod:`.workloads`."""
 
 from __future__ import annotations
 
-from kubectl_userns.sandbox.api.status import JSON, not_found
+from kubectl_userns.sandbox.api.status import JSON
 
 SERVER_VERSION = {
     "major": "1",
@@ -98,16 +98,4 @@ def get(path: str, parts: list[str]) -> tuple[int, JSON] | None:
             "groupVersion": f"{parts[1]}/v1",
             "resources": GROUPS[parts[1]],
         }
-    if len(parts) >= 6 and parts[0] == "apis" and parts[3] == "namespaces":
-        # workloads: the sandbox has none; a GET of one is a NotFound, as on an empty cluster
-        resource, name = parts[5], parts[6] if len(parts) > 6 else None
-        if name is None:
-            kind = resource[:-1].capitalize() + "List"
-            return 200, {
-                "kind": kind,
-                "apiVersion": f"{parts[1]}/{parts[2]}",
-                "metadata": {"resourceVersion": "1"},
-                "items": [],
-            }
-        return 404, not_found(resource, name, parts[1])
     return None

@@ -4,8 +4,9 @@ pkg/kubelet/server/server.go serves it as ``{"kubeletconfig": ...}``)."""
 
 from __future__ import annotations
 
+from kubectl_userns.sandbox.api.paging import page
 from kubectl_userns.sandbox.api.selectors import field_matches, label_matches
-from kubectl_userns.sandbox.api.status import JSON, list_of, not_found, status_error
+from kubectl_userns.sandbox.api.status import JSON, not_found, status_error
 from kubectl_userns.sandbox.store import ObjectStore
 
 
@@ -18,7 +19,7 @@ def get(store: ObjectStore, parts: list[str], query: dict[str, str]) -> tuple[in
             if label_matches(query.get("labelSelector", ""), n["metadata"].get("labels") or {})
             and field_matches(query.get("fieldSelector", ""), n)
         ]
-        return 200, list_of("NodeList", nodes)
+        return page("NodeList", nodes, query)
     if len(parts) == 2 and parts[0] == "nodes":
         node = store.get("nodes", parts[1])
         return (200, node) if node else (404, not_found("nodes", parts[1]))

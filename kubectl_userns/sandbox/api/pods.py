@@ -9,27 +9,28 @@ from __future__ import annotations
 
 import os
 
+from kubectl_userns.sandbox.api.paging import page
 from kubectl_userns.sandbox.api.selectors import field_matches, label_matches
-from kubectl_userns.sandbox.api.status import JSON, list_of, not_found, status_error
+from kubectl_userns.sandbox.api.status import JSON, not_found, status_error
 from kubectl_userns.sandbox.store import ObjectStore
 
 
-def pod_list(store: ObjectStore, namespace: str | None, query: dict[str, str]) -> JSON:
+def pod_list(store: ObjectStore, namespace: str | None, query: dict[str, str]) -> tuple[int, JSON]:
     pods = [
         p
         for p in store.list("pods", namespace)
         if label_matches(query.get("labelSelector", ""), p["metadata"].get("labels") or {})
         and field_matches(query.get("fieldSelector", ""), p)
     ]
-    return list_of("PodList", pods)
+    return page("PodList", pods, query)
 
 
 def get(store: ObjectStore, parts: list[str], query: dict[str, str]) -> tuple[int, JSON] | None:
     """``parts`` after ``/api/v1``; None when they are not a pods path."""
     if parts == ["pods"]:
-        return 200, pod_list(store, None, query)
+        return pod_list(store, None, query)
     if len(parts) == 3 and parts[0] == "namespaces" and parts[2] == "pods":
-        return 200, pod_list(store, parts[1], query)
+        return pod_list(store, parts[1], query)
     if len(parts) == 4 and parts[0] == "namespaces" and parts[2] == "pods":
         pod = store.get("pods", parts[3], parts[1])
         return (200, pod) if pod else (404, not_found("pods", parts[3]))

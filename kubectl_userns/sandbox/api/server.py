@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from kubectl_userns.sandbox.api import discovery, namespaces, nodes, pods
+from kubectl_userns.sandbox.api import discovery, namespaces, nodes, pods, workloads
 from kubectl_userns.sandbox.api.status import JSON, no_such_path, status_error
 from kubectl_userns.sandbox.api.tables import to_table
 from kubectl_userns.sandbox.store import ObjectStore
@@ -104,7 +104,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def route(self, path: str, query: dict[str, str]) -> tuple[int, JSON]:
         parts = [unquote(p) for p in path.split("/") if p]
-        found = discovery.get(path, parts)
+        found = discovery.get(path, parts) or workloads.get(self.store, parts, query)
         if found is None and parts[:2] == ["api", "v1"]:
             core = parts[2:]
             found = (
