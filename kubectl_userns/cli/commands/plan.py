@@ -114,8 +114,9 @@ def plan(
     if via != "ssh" or image or probe_namespace:
         node_flags.append("--via/--image/--probe-namespace")
     if not verify and node_flags:
+        verb = "applies" if len(node_flags) == 1 else "apply"
         raise UsageError(
-            f"{', '.join(node_flags)} only apply with --verify (the plan alone reads the API "
+            f"{', '.join(node_flags)} {verb} only with --verify (the plan alone reads the API "
             "only); add --verify."
         )
     pod_access = PodAccessOptions.from_flags(

@@ -1,0 +1,192 @@
+"""`kubectl userns plan`: workloads, their blockers and the convert command, through the real CLI
+against a sandbox whose pods are owned the way the real controllers own them."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubectl_userns.sandbox.cluster import Sandbox
+from tests.cli import Run, run_cli
+from tests.conftest import needs_root
+
+pytestmark = needs_root
+SCHEMAS = Path(__file__).resolve().parent / "data" / "policyreport"
+
+
+def _owned(sandbox: Sandbox, pod: str, kind: str, name: str, uid: str, **spec: Any) -> None:
+    """Give the stored Pod an owner (as its controller would) and extra spec fields."""
+    obj = sandbox.store.get("pods", pod, "default")
+    assert obj is not None
+    if kind:
+        obj["metadata"]["ownerReferences"] = [
+            {"apiVersion": "apps/v1" if kind != "Job" else "batch/v1", "kind": kind,
+             "name": name, "uid": uid, "controller": True, "blockOwnerDeletion": True}
+        ]  # fmt: skip
+    for key, value in spec.items():
+        obj["spec"][key] = value
+    sandbox.store.put("pods", obj)
+
+
+def _controller(sandbox: Sandbox, resource: str, name: str, owner: tuple[str, str] | None) -> str:
+    uid = str(uuid.uuid4())
+    meta: dict[str, Any] = {"name": name, "namespace": "default", "uid": uid}
+    if owner:
+        meta["ownerReferences"] = [
+            {"apiVersion": "apps/v1" if owner[0] == "Deployment" else "batch/v1",
+             "kind": owner[0], "name": owner[1], "uid": str(uuid.uuid4()), "controller": True}
+        ]  # fmt: skip
+    sandbox.store.put(resource, {"metadata": meta, "spec": {}})
+    return uid
+
+
+@pytest.fixture(scope="module")
+def cluster(make_sandbox: Callable[[], Sandbox]) -> Sandbox:
+    sandbox = make_sandbox()
+    sandbox.add_node("pl1")
+    sandbox.add_node("pl2", kubelet_version="v1.33.1", runtime_handlers_userns=False)
+    # a Deployment's two pods, through their ReplicaSet, in the host user namespace
+    rs = _controller(sandbox, "replicasets", "web-5d8f7", ("Deployment", "web"))
+    for pod in ("web-5d8f7-a", "web-5d8f7-b"):
+        sandbox.add_pod(pod, node="pl1", host_users=True)
+        _owned(sandbox, pod, "ReplicaSet", "web-5d8f7", rs)
+    # a CronJob's pod through its Job, hostNetwork and a high runAsUser in container 1
+    job = _controller(sandbox, "jobs", "nightly-2900", ("CronJob", "nightly"))
+    sandbox.add_pod("nightly-2900-x", node="pl1", host_users=True, containers=["a", "b"])
+    obj = sandbox.store.get("pods", "nightly-2900-x", "default")
+    assert obj is not None
+    _owned(
+        sandbox, "nightly-2900-x", "Job", "nightly-2900", job, hostNetwork=True,
+        containers=[
+            obj["spec"]["containers"][0],
+            {**obj["spec"]["containers"][1],
+             "securityContext": {"runAsUser": 70000, "privileged": True}},
+        ],
+    )  # fmt: skip
+    # a StatefulSet with an NFS volume, on the node whose runtime lacks user namespaces
+    sandbox.add_pod("db-0", node="pl2", host_users=True)
+    _owned(
+        sandbox, "db-0", "StatefulSet", "db", str(uuid.uuid4()),
+        volumes=[{"name": "data", "nfs": {"server": "10.0.0.9", "path": "/db"}}],
+    )  # fmt: skip
+    # a bare pod that asks for a user namespace, and one that is already isolated
+    sandbox.add_pod("iso", node="pl1", host_users=False)
+    return sandbox
+
+
+def plan(cluster: Sandbox, *args: str) -> Run:
+    return run_cli(["plan", "-A", *args], env=cluster.env())
+
+
+def _workloads(run: Run) -> dict[str, dict[str, Any]]:
+    data = json.loads(run.stdout)
+    return {f"{w['kind']}/{w['name']}": w for w in data["workloads"]}
+
+
+def test_pods_are_grouped_by_their_owners_with_every_blocker_and_where(cluster: Sandbox) -> None:
+    run = plan(cluster, "-o", "json")
+    assert (run.exit_code, run.stderr) == (1, "")
+    found = _workloads(run)
+    assert set(found) == {"Deployment/web", "CronJob/nightly", "StatefulSet/db", "Pod/iso"}
+    web = found["Deployment/web"]
+    assert web["pods"] == ["web-5d8f7-a", "web-5d8f7-b"]
+    assert (web["state"], web["readiness"], web["blockers"]) == ("host-userns", "convertible", [])
+    assert web["convertCommand"] == (
+        "kubectl get deployment/web -n default -o yaml | kubectl userns convert -f - | "
+        "kubectl apply -f -"
+    )
+    nightly = found["CronJob/nightly"]
+    fields = {b["field"]: b["reason"] for b in nightly["blockers"]}
+    assert "UserNamespacesHostNetworkSupport" in fields["spec.hostNetwork"]
+    assert (
+        "runAsUser 70000 is outside the pod's 65536 IDs"
+        in (fields["spec.containers[1].securityContext.runAsUser"])
+    )
+    assert [w["field"] for w in nightly["warnings"]] == [
+        "spec.containers[1].securityContext.privileged"
+    ]
+    assert nightly["readiness"] == "blocked" and nightly["convertCommand"] is None
+    db = found["StatefulSet/db"]
+    assert [b["field"] for b in db["blockers"]] == ["spec.volumes[0].nfs"]
+    assert db["notReadyNodes"] == ["pl2"] and db["convertCommand"] is None
+    assert found["Pod/iso"]["state"] == "unverified"
+    nodes = {n["name"]: n for n in json.loads(run.stdout)["nodes"]}
+    assert nodes["pl1"]["ready"] is True
+    assert "does not report userNamespaces support" in nodes["pl2"]["problems"][0]
+
+
+def test_the_table_names_blockers_and_gives_the_convert_commands(cluster: Sandbox) -> None:
+    run = plan(cluster)
+    assert (run.exit_code, run.stderr) == (1, "")
+    header, *rows = run.stdout.split("\n\n")[0].splitlines()
+    assert header.split() == ["NAMESPACE", "WORKLOAD", "PODS", "STATE", "READINESS", "BLOCKERS"]
+    by_name = {r.split()[1]: r.split() for r in rows}
+    assert by_name["deployment/web"][2:6] == ["2", "host-userns", "convertible", "-"]
+    assert by_name["statefulset/db"][5] == "spec.volumes[0].nfs,nodes-not-ready"
+    assert "Convert (nothing blocks these):\n  kubectl get deployment/web -n default" in run.stdout
+    assert run.stdout.rstrip().endswith(
+        "planned 4 workload(s), 5 pod(s): 0 isolated, 0 not isolated, 1 asking for a user "
+        "namespace (not verified; add --verify), 3 in the host user namespace (1 convertible, 2 "
+        "blocked)"
+    )
+    bare = plan(cluster, "--no-headers")
+    assert [line.split() for line in bare.stdout.splitlines()] == [r.split() for r in rows]
+
+
+def test_verify_probes_the_nodes_and_tells_isolated_from_asking(cluster: Sandbox) -> None:
+    run = plan(cluster, "--verify", "-o", "json")
+    assert (run.exit_code, run.stderr) == (1, "")
+    data = json.loads(run.stdout)
+    assert data["verified"] is True
+    assert _workloads(run)["Pod/iso"]["state"] == "isolated"
+    assert data["summary"]["isolated"] == 1
+
+
+def test_node_flags_without_verify_are_refused_before_any_request(cluster: Sandbox) -> None:
+    run = run_cli(["plan", "-A", "--ssh-user", "ops"], env={"KUBECONFIG": "/nonexistent"})
+    assert (run.exit_code, run.stdout) == (2, "")
+    assert run.stderr == (
+        "error: --ssh-user applies only with --verify (the plan alone reads the API only); add "
+        "--verify.\n"
+    )
+
+
+def test_policy_reports_validate_against_the_crd_schemas(cluster: Sandbox) -> None:
+    import jsonschema
+    import yaml
+
+    run = plan(cluster, "--verify", "-o", "policyreport")
+    assert (run.exit_code, run.stderr) == (1, "")
+    document = yaml.safe_load(run.stdout)
+    assert document["kind"] == "List"
+    schemas = {
+        "PolicyReport": json.loads((SCHEMAS / "policyreports.v1alpha2.json").read_text()),
+        "ClusterPolicyReport": json.loads(
+            (SCHEMAS / "clusterpolicyreports.v1alpha2.json").read_text()
+        ),
+    }
+    kinds = [item["kind"] for item in document["items"]]
+    assert kinds == ["PolicyReport", "ClusterPolicyReport"]
+    for item in document["items"]:
+        assert item["apiVersion"] == "wgpolicyk8s.io/v1alpha2"
+        jsonschema.validate(item, schemas[item["kind"]])
+        assert sum(item["summary"].values()) == len(item["results"])
+    namespaced = document["items"][0]
+    results = {r["resources"][0]["name"]: r for r in namespaced["results"]}
+    assert results["iso"]["result"] == "pass"
+    assert results["web"]["result"] == "fail" and "nothing blocks" in results["web"]["message"]
+    cluster_report = document["items"][1]
+    assert {r["resources"][0]["name"]: r["result"] for r in cluster_report["results"]} == {
+        "pl1": "pass",
+        "pl2": "fail",
+    }
+    # the schema check is not vacuous: a result the CRD forbids is caught
+    broken = json.loads(json.dumps(namespaced))
+    broken["results"][0]["result"] = "failed"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schemas["PolicyReport"])
