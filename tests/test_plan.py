@@ -76,6 +76,9 @@ def cluster(make_sandbox: Callable[[], Sandbox]) -> Sandbox:
     )  # fmt: skip
     # a bare pod that asks for a user namespace, and one that is already isolated
     sandbox.add_pod("iso", node="pl1", host_users=False)
+    # two pods the runtime gave the same host IDs: an overlap, drawn in red
+    for pod in ("a", "b"):
+        sandbox.add_pod(pod, node="pl1", namespace="team2", host_users=False, host_id=655360)
     return sandbox
 
 
@@ -92,7 +95,9 @@ def test_pods_are_grouped_by_their_owners_with_every_blocker_and_where(cluster: 
     run = plan(cluster, "-o", "json")
     assert (run.exit_code, run.stderr) == (1, "")
     found = _workloads(run)
-    assert set(found) == {"Deployment/web", "CronJob/nightly", "StatefulSet/db", "Pod/iso"}
+    assert set(found) == {
+        "Deployment/web", "CronJob/nightly", "StatefulSet/db", "Pod/iso", "Pod/a", "Pod/b"
+    }  # fmt: skip
     web = found["Deployment/web"]
     assert web["pods"] == ["web-5d8f7-a", "web-5d8f7-b"]
     assert (web["state"], web["readiness"], web["blockers"]) == ("host-userns", "convertible", [])
@@ -130,7 +135,7 @@ def test_the_table_names_blockers_and_gives_the_convert_commands(cluster: Sandbo
     assert by_name["statefulset/db"][5] == "spec.volumes[0].nfs,nodes-not-ready"
     assert "Convert (nothing blocks these):\n  kubectl get deployment/web -n default" in run.stdout
     assert run.stdout.rstrip().endswith(
-        "planned 4 workload(s), 5 pod(s): 0 isolated, 0 not isolated, 1 asking for a user "
+        "planned 6 workload(s), 7 pod(s): 0 isolated, 0 not isolated, 3 asking for a user "
         "namespace (not verified; add --verify), 3 in the host user namespace (1 convertible, 2 "
         "blocked)"
     )
@@ -143,8 +148,19 @@ def test_verify_probes_the_nodes_and_tells_isolated_from_asking(cluster: Sandbox
     assert (run.exit_code, run.stderr) == (1, "")
     data = json.loads(run.stdout)
     assert data["verified"] is True
-    assert _workloads(run)["Pod/iso"]["state"] == "isolated"
-    assert data["summary"]["isolated"] == 1
+    found = _workloads(run)
+    assert found["Pod/iso"]["state"] == "isolated"
+    for pod in ("Pod/a", "Pod/b"):
+        assert found[pod]["state"] == "not-isolated"
+        assert "no-overlap" in found[pod]["failedChecks"]
+    assert (data["summary"]["isolated"], data["summary"]["notIsolated"]) == (1, 2)
+    (pl1,) = [n for n in data["idSpace"] if n["node"] == "pl1"]
+    states = {s["pod"]: s["state"] for s in pl1["slots"]}
+    assert states == {"default/iso": "isolated", "team2/a": "overlap", "team2/b": "overlap"}
+    assert pl1["poolKnown"] and pl1["low"] <= 655360 < pl1["high"]
+    assert sorted(pl1["hostPods"]) == [
+        "default/nightly-2900-x", "default/web-5d8f7-a", "default/web-5d8f7-b"
+    ]  # fmt: skip
 
 
 def test_node_flags_without_verify_are_refused_before_any_request(cluster: Sandbox) -> None:
@@ -171,7 +187,7 @@ def test_policy_reports_validate_against_the_crd_schemas(cluster: Sandbox) -> No
         ),
     }
     kinds = [item["kind"] for item in document["items"]]
-    assert kinds == ["PolicyReport", "ClusterPolicyReport"]
+    assert kinds == ["PolicyReport", "PolicyReport", "ClusterPolicyReport"]  # default, team2
     for item in document["items"]:
         assert item["apiVersion"] == "wgpolicyk8s.io/v1alpha2"
         jsonschema.validate(item, schemas[item["kind"]])
@@ -180,13 +196,142 @@ def test_policy_reports_validate_against_the_crd_schemas(cluster: Sandbox) -> No
     results = {r["resources"][0]["name"]: r for r in namespaced["results"]}
     assert results["iso"]["result"] == "pass"
     assert results["web"]["result"] == "fail" and "nothing blocks" in results["web"]["message"]
-    cluster_report = document["items"][1]
-    assert {r["resources"][0]["name"]: r["result"] for r in cluster_report["results"]} == {
-        "pl1": "pass",
-        "pl2": "fail",
+    assert [r["result"] for r in document["items"][1]["results"]] == ["fail", "fail"]
+    cluster_report = document["items"][2]
+    by_rule = {
+        (r["rule"], r["resources"][0]["name"]): r["result"] for r in cluster_report["results"]
+    }
+    assert by_rule == {
+        ("node-ready-for-user-namespaces", "pl1"): "pass",
+        ("node-ready-for-user-namespaces", "pl2"): "fail",
+        ("node-overlap", "pl1"): "fail",
     }
     # the schema check is not vacuous: a result the CRD forbids is caught
     broken = json.loads(json.dumps(namespaced))
     broken["results"][0]["result"] = "failed"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schemas["PolicyReport"])
+
+
+# --- the HTML report, in a real browser -------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+# Chromium's flags for a closed network: no background requests, no first-run work
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--hide-scrollbars", "--virtual-time-budget=3000",
+]  # fmt: skip
+# Appended to a copy of the page by the test (never by the tool): measures what the browser
+# drew and writes it into the DOM, which --dump-dom prints.
+MEASURE = """<script>
+var out = {nodes: [], cards: {}};
+document.querySelectorAll("#nodes .node").forEach(function (n) {
+  var pool = n.querySelector("rect.pool").getBoundingClientRect(), slots = [];
+  n.querySelectorAll("rect.slot").forEach(function (r) {
+    var b = r.getBoundingClientRect();
+    slots.push({pod: r.dataset.pod, left: (b.left - pool.left) / pool.width,
+                width: b.width / pool.width, fill: getComputedStyle(r).fill});
+  });
+  out.nodes.push({node: n.dataset.node, slots: slots});
+});
+document.querySelectorAll("#summary .card").forEach(function (c) {
+  out.cards[c.dataset.count] = parseInt(c.querySelector("b").textContent, 10);
+});
+var names = function () {
+  return Array.prototype.map.call(document.querySelectorAll("#workloads tbody tr"),
+    function (r) { return r.cells[1].textContent + "=" + r.cells[2].textContent; });
+};
+out.rows = names();
+document.querySelectorAll("#workloads th")[2].click();
+out.sortedByPods = names();
+var pre = document.createElement("pre"); pre.id = "measured";
+pre.textContent = JSON.stringify(out); document.body.appendChild(pre);
+</script>"""
+
+
+def _chromium() -> str:
+    import shutil
+
+    found = shutil.which("chromium")
+    assert found, "Debian's chromium is not installed (the test command installs it)"
+    return found
+
+
+def test_the_html_report_in_a_real_browser(cluster: Sandbox, tmp_path: Path) -> None:
+    import html
+    import os
+    import re
+    import subprocess
+
+    page = plan(cluster, "--verify", "-o", "html")
+    assert (page.exit_code, page.stderr) == (1, "")
+    # self-contained: nothing to fetch from anywhere
+    assert not re.search(r"<link|\bsrc=|@import|url\(|https?://", page.stdout), "external"
+    data = json.loads(plan(cluster, "--verify", "-o", "json").stdout)
+    measured_page = tmp_path / "measured.html"
+    measured_page.write_text(page.stdout.replace("</body>", MEASURE + "</body>"))
+    done = subprocess.run(
+        [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+         "--window-size=1280,1600", "--dump-dom", measured_page.as_uri()],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    found = re.search(r'<pre id="measured">(.*?)</pre>', done.stdout, re.DOTALL)
+    assert found, f"the page did not run: {done.stderr[-2000:]}"
+    drawn = json.loads(html.unescape(found.group(1)))
+
+    summary = data["summary"]
+    assert drawn["cards"] == {
+        "isolated": summary["isolated"],
+        "convertible": summary["convertible"],
+        "blocked": summary["blocked"],
+        "not isolated": summary["notIsolated"],
+    }
+    listed = [f"{w['kind']}/{w['name']}={len(w['pods'])}" for w in data["workloads"]]
+    assert drawn["rows"] == listed
+    assert [int(r.rsplit("=", 1)[1]) for r in drawn["sortedByPods"]] == sorted(
+        len(w["pods"]) for w in data["workloads"]
+    )
+    # every slot where the JSON report puts it on its node's bar, in the state's colour
+    colours = {"isolated": "rgb(26, 127, 55)", "overlap": "rgb(207, 34, 46)"}
+    by_node = {n["node"]: n for n in drawn["nodes"]}
+    assert set(by_node) == {n["node"] for n in data["idSpace"]}
+    slots_seen = 0
+    for node in data["idSpace"]:
+        span = node["high"] - node["low"] + 1
+        drawn_slots = {s["pod"]: s for s in by_node[node["node"]]["slots"]}
+        assert set(drawn_slots) == {s["pod"] for s in node["slots"]}
+        for slot in node["slots"]:
+            seen = drawn_slots[slot["pod"]]
+            assert abs(seen["left"] - (slot["start"] - node["low"]) / span) < 0.005, slot
+            assert seen["width"] >= (slot["end"] - slot["start"] + 1) / span - 0.005
+            if slot["state"] in colours:
+                assert seen["fill"] == colours[slot["state"]]
+            slots_seen += 1
+    assert slots_seen >= 1
+    # the screenshot the suite keeps (README's picture comes from the same page)
+    artifacts = Path(os.environ.get("KUBECTL_USERNS_ARTIFACTS", ROOT / "build" / "test-artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    report = tmp_path / "plan.html"
+    report.write_text(page.stdout)
+    shot = artifacts / "plan-report.png"
+    subprocess.run(
+        [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile2'}",
+         "--window-size=1280,1400", f"--screenshot={shot}", report.as_uri()],
+        capture_output=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def test_the_html_report_escapes_what_the_cluster_says() -> None:
+    from kubectl_userns.checks.plan import build_plan
+    from kubectl_userns.cli.report_html import render_html
+
+    evil = "<img src=x onerror=alert(1)>"
+    pod = {
+        "metadata": {"name": evil, "namespace": "default", "uid": "u1"},
+        "spec": {"nodeName": "n1", "hostNetwork": True, "containers": [{"name": evil}]},
+        "status": {"phase": "Running"},
+    }
+    page = render_html(build_plan([pod]), None)
+    assert evil not in page and "&lt;img src=x onerror=alert(1)&gt;" in page

@@ -317,6 +317,65 @@ def node_problems(node: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _pool_of(rows: Sequence[Mapping[str, Any]]) -> tuple[int, int] | None:
+    """The kubelet's pool on a node as the audit's subid-pool check found it."""
+    for row in rows:
+        for check in row.get("checks") or []:
+            if check.get("id") == "subid-pool" and check.get("status") == "PASS":
+                found = re.search(r"inside (\d+)-(\d+)", str(check.get("detail")))
+                if found:
+                    return int(found.group(1)), int(found.group(2))
+    return None
+
+
+def id_space(
+    rows: Sequence[Mapping[str, Any]], findings: Sequence[Mapping[str, Any]] = ()
+) -> list[JSON]:
+    """Per node, from the audit: the ID range to draw (the kubelet's pool when the probe found
+    it, widened to every pod's range) and each user-namespaced pod's slot on it, marked
+    isolated, not-isolated or overlap; and the pods in the host user namespace."""
+    overlapping = {
+        (str(f.get("node")), name)
+        for f in findings
+        if f.get("kind") == "overlap"
+        for name in f.get("pods") or []
+    }
+    by_node: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_node.setdefault(str(row.get("node") or ""), []).append(row)
+    nodes = []
+    for node, members in sorted(by_node.items()):
+        ranged = [r for r in members if r.get("hostRange")]
+        pool = _pool_of(members)
+        low = pool[0] if pool else min((r["hostRange"][0] for r in ranged), default=0)
+        high = pool[1] if pool else max((r["hostRange"][1] for r in ranged), default=65535)
+        slots = []
+        for r in sorted(ranged, key=lambda r: (r["hostRange"][0], str(r.get("name")))):
+            start, end = int(r["hostRange"][0]), int(r["hostRange"][1])
+            low, high = min(low, start), max(high, end)
+            name = f"{r.get('namespace')}/{r.get('name')}"
+            if (node, name) in overlapping:
+                state = "overlap"
+            else:
+                state = ISOLATED if r.get("verdict") == "ISOLATED" else NOT_ISOLATED
+            slots.append({"pod": name, "start": start, "end": end, "state": state})
+        nodes.append(
+            {
+                "node": node,
+                "low": low,
+                "high": high,
+                "poolKnown": pool is not None,
+                "slots": slots,
+                "hostPods": [
+                    f"{r.get('namespace')}/{r.get('name')}"
+                    for r in members
+                    if not r.get("hostRange")
+                ],
+            }
+        )
+    return nodes
+
+
 def _convert_command(kind: str, namespace: str, name: str) -> str:
     resource = {
         "Deployment": "deployment",
@@ -340,6 +399,7 @@ def build_plan(
     jobs: Sequence[Mapping[str, Any]] = (),
     nodes: Sequence[Mapping[str, Any]] = (),
     audit_rows: Sequence[Mapping[str, Any]] | None = None,
+    audit_findings: Sequence[Mapping[str, Any]] = (),
     ids_per_pod: Mapping[str, int] | None = None,
     default_ids_per_pod: int = 65536,
 ) -> JSON:
@@ -368,7 +428,9 @@ def build_plan(
         on_nodes = [n for n in on_nodes if n]
         requested = all((p.get("spec") or {}).get("hostUsers") is False for p in members)
         rows = [rows_by_uid[u] for p in members if (u := str(_meta(p).get("uid"))) in rows_by_uid]
-        failed = sorted({c for r in rows for c in r.get("failedChecks") or []})
+        # the failing checks of pods that asked for a user namespace (a host-namespace pod
+        # fails user-namespace-requested by definition: its blockers say more)
+        failed = sorted({c for r in rows for c in r.get("failedChecks") or []}) if requested else []
         entry: JSON = {
             "namespace": namespace,
             "kind": kind,
@@ -442,6 +504,7 @@ def build_plan(
         "verified": audit_rows is not None,
         "workloads": workloads,
         "nodes": list(node_report.values()),
+        "idSpace": None if audit_rows is None else id_space(audit_rows, audit_findings),
         "summary": {
             "workloads": len(workloads),
             "pods": sum(len(w["pods"]) for w in workloads),

@@ -9,7 +9,6 @@ commands and messages are tenant-controlled.
 
 from __future__ import annotations
 
-import re
 from html import escape
 from typing import Any
 
@@ -73,59 +72,17 @@ document.querySelectorAll("table.sortable th").forEach(function (th, column) {
 """
 
 
-def _pool_of(rows: list[dict[str, Any]]) -> tuple[int, int] | None:
-    """The kubelet's pool on a node as the audit's subid-pool check found it."""
-    for row in rows:
-        for check in row.get("checks") or []:
-            if check.get("id") == "subid-pool" and check.get("status") == "PASS":
-                found = re.search(r"inside (\d+)-(\d+)", str(check.get("detail")))
-                if found:
-                    return int(found.group(1)), int(found.group(2))
-    return None
-
-
-def node_slots(audit: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Per node: the pool bar's range and each user-namespaced pod's slot on it, in the SVG's
-    coordinates (the same numbers the page draws, so a test can hold the DOM against them)."""
-    if not audit:
-        return []
-    overlapping = {
-        (f["node"], name) for f in audit.get("findings", []) if f["kind"] == "overlap"
-        for name in f["pods"]
-    }  # fmt: skip
-    by_node: dict[str, list[dict[str, Any]]] = {}
-    for row in audit["pods"]:
-        by_node.setdefault(row["node"], []).append(row)
-    nodes = []
-    for node, rows in sorted(by_node.items()):
-        ranged = [r for r in rows if r.get("hostRange")]
-        pool = _pool_of(rows)
-        low = pool[0] if pool else min((r["hostRange"][0] for r in ranged), default=0)
-        high = pool[1] if pool else max((r["hostRange"][1] for r in ranged), default=65535)
-        for r in ranged:
-            low, high = min(low, r["hostRange"][0]), max(high, r["hostRange"][1])
-        span = max(1, high - low + 1)
-        slots = []
-        for r in sorted(ranged, key=lambda r: r["hostRange"][0]):
-            start, end = r["hostRange"]
-            name = f"{r['namespace']}/{r['name']}"
-            state = (
-                "overlap"
-                if (node, name) in overlapping
-                else ("isolated" if r["verdict"] == "ISOLATED" else "not-isolated")
-            )
-            x = (start - low) / span * BAR_WIDTH
-            width = max(MIN_SLOT, (end - start + 1) / span * BAR_WIDTH)
-            slots.append(
-                {"pod": name, "start": start, "end": end, "state": state,
-                 "x": round(x, 2), "width": round(width, 2)}
-            )  # fmt: skip
-        host = [f"{r['namespace']}/{r['name']}" for r in rows if not r.get("hostRange")]
-        nodes.append(
-            {"node": node, "low": low, "high": high, "poolKnown": pool is not None,
-             "slots": slots, "hostPods": host}
-        )  # fmt: skip
-    return nodes
+def _pixels(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """The node's slots with their place on the bar in the SVG's coordinates."""
+    span = max(1, node["high"] - node["low"] + 1)
+    return [
+        {
+            **slot,
+            "x": round((slot["start"] - node["low"]) / span * BAR_WIDTH, 2),
+            "width": round(max(MIN_SLOT, (slot["end"] - slot["start"] + 1) / span * BAR_WIDTH), 2),
+        }
+        for slot in node["slots"]
+    ]
 
 
 def _svg(node: dict[str, Any]) -> str:
@@ -134,7 +91,7 @@ def _svg(node: dict[str, Any]) -> str:
         f'aria-label="ID space of node {escape(node["node"])}">',
         f'<rect class="pool" x="0" y="0" width="{BAR_WIDTH}" height="{BAR_HEIGHT}" rx="3"/>',
     ]
-    for s in node["slots"]:
+    for s in _pixels(node):
         parts.append(
             f'<rect class="slot {s["state"]}" x="{s["x"]}" y="0" width="{s["width"]}" '
             f'height="{BAR_HEIGHT}" data-pod="{escape(s["pod"])}" data-start="{s["start"]}" '
@@ -189,7 +146,7 @@ def render_html(plan: dict[str, Any], audit: dict[str, Any] | None) -> str:
         for cls, n, label in cards
     )
     nodes_html = []
-    for node in node_slots(audit):
+    for node in plan.get("idSpace") or []:
         pool = "the kubelet's pool" if node["poolKnown"] else "the pods' ranges (pool unknown)"
         chips = "".join(f"<span>{escape(p)}</span>" for p in node["hostPods"])
         nodes_html.append(

@@ -189,6 +189,7 @@ def run_plan(
         jobs=jobs,
         nodes=nodes,
         audit_rows=None if audit is None else audit["pods"],
+        audit_findings=() if audit is None else audit["findings"],
     )
     return result, audit
 
