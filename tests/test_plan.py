@@ -335,3 +335,31 @@ def test_the_html_report_escapes_what_the_cluster_says() -> None:
     }
     page = render_html(build_plan([pod]), None)
     assert evil not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_lists_come_in_chunks_as_kubectl_asks_for_them(cluster: Sandbox) -> None:
+    """limit/continue as the real API serves them: kubectl's own --chunk-size pages through."""
+    import shutil
+    import subprocess
+
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is not on PATH"
+    env = {**__import__("os").environ, **cluster.env()}
+    done = subprocess.run(
+        [kubectl, "get", "pods", "-A", "--chunk-size=2", "-o", "name", "-v=6"],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    names = sorted(done.stdout.split())
+    assert len(names) == 7 and len(set(names)) == 7, names
+    assert done.stderr.count("limit=2") >= 4, "kubectl did not page"  # 7 pods, 2 at a time
+    from kubectl_userns.access.api import KubeClient
+    from kubectl_userns.options import ClusterOptions
+
+    client = KubeClient.from_options(ClusterOptions(str(cluster.kubeconfig), None, None, 10))
+    first = client.get("/api/v1/pods", "pods", {"limit": "3"})
+    assert len(first["items"]) == 3 and first["metadata"]["remainingItemCount"] == 4
+    every = client.list_all("/api/v1/pods", "pods", page=3)
+    assert sorted(f"pod/{p['metadata']['name']}" for p in every) == names
+    bad = client.request("/api/v1/pods", {"limit": "3", "continue": "not-a-token"})
+    assert bad.status == 400 and "continue key is not valid" in str(bad.body)

@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from kubectl_userns.checks.node.kernel import IDMAP_SINCE
 from kubectl_userns.errors import EXIT_CHECK_FAILED, EXIT_INCOMPLETE, EXIT_OK
 
 JSON = dict[str, Any]
@@ -41,9 +42,15 @@ BLOCKED = "blocked"
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 OVERFLOW_ID = 65534
-# Volume sources backed by tmpfs on the node: idmapped mounts need kernel 6.3 for tmpfs.
-TMPFS_VOLUMES = ("secret", "configMap", "projected", "downwardAPI")
-TMPFS_IDMAP_KERNEL = (6, 3)
+# Volume sources and the filesystem behind them on the node, for verify-node's table of the
+# kernel releases that idmap each filesystem (checks/node/kernel.py IDMAP_SINCE).
+VOLUME_FILESYSTEMS = {
+    "secret": "tmpfs",
+    "configMap": "tmpfs",
+    "projected": "tmpfs",
+    "downwardAPI": "tmpfs",
+    "cephfs": "ceph",
+}
 # Capabilities whose meaning changes inside a user namespace: they apply to the pod's own
 # namespace only, so what needs them on host resources stops working (capabilities(7),
 # user_namespaces(7)).
@@ -60,9 +67,34 @@ NAMESPACED_CAPABILITIES = {
 }
 
 
+def _map(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a mapping, else an empty one: API objects can have any shape."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    meta = obj.get("metadata")
-    return meta if isinstance(meta, Mapping) else {}
+    return _map(obj.get("metadata"))
+
+
+def _spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return _map(obj.get("spec"))
+
+
+def _node_name(pod: Mapping[str, Any]) -> str:
+    name = _spec(pod).get("nodeName")
+    return name if isinstance(name, str) else ""
+
+
+def _range(row: Mapping[str, Any]) -> tuple[int, int] | None:
+    """An audit row's host range ``[start, end]``, when it is one."""
+    value = row.get("hostRange")
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        return int(value[0]), int(value[1])
+    return None
 
 
 def _owner(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -93,7 +125,7 @@ def workload_of(
     annotations = meta.get("annotations") if isinstance(meta.get("annotations"), Mapping) else {}
     owner = _owner(pod)
     if MIRROR_ANNOTATION in (annotations or {}) or (owner and owner.get("kind") == "Node"):
-        node = str(((pod.get("spec") or {}).get("nodeName")) or "")
+        node = _node_name(pod)
         base = name.removesuffix(f"-{node}") if node and name.endswith(f"-{node}") else name
         return "StaticPod", base
     if owner is None:
@@ -257,17 +289,29 @@ def spec_blockers(
                     "warning",
                 )
             )
-        elif kernel is not None and kernel < TMPFS_IDMAP_KERNEL:
-            kinds = [k for k in TMPFS_VOLUMES if k in volume]
-            if kinds:
-                found.append(
-                    _blocker(
-                        f"{where}.{kinds[0]}",
-                        f"{kinds[0]} volumes are tmpfs, which the node's kernel "
-                        f"{kernel[0]}.{kernel[1]} cannot idmap (6.3+) unless backported",
-                        "warning",
+        elif kernel is not None:
+            memory = (
+                (volume.get("emptyDir") or {}).get("medium")
+                if isinstance(volume.get("emptyDir"), Mapping)
+                else None
+            )
+            kinds = [(k, fs) for k, fs in VOLUME_FILESYSTEMS.items() if k in volume]
+            if memory == "Memory":
+                kinds.append(("emptyDir", "tmpfs"))
+            elif memory == "HugePages" or str(memory or "").startswith("HugePages-"):
+                kinds.append(("emptyDir", "hugetlbfs"))
+            for kind, fs in kinds[:1]:
+                since = IDMAP_SINCE[fs][:2]
+                if kernel < since:
+                    found.append(
+                        _blocker(
+                            f"{where}.{kind}",
+                            f"{kind} volumes are {fs}, which the node's kernel "
+                            f"{kernel[0]}.{kernel[1]} cannot idmap ({since[0]}.{since[1]}+) "
+                            "unless its distribution backported it",
+                            "warning",
+                        )
                     )
-                )
     return found
 
 
@@ -320,7 +364,9 @@ def node_problems(node: Mapping[str, Any]) -> list[str]:
 def _pool_of(rows: Sequence[Mapping[str, Any]]) -> tuple[int, int] | None:
     """The kubelet's pool on a node as the audit's subid-pool check found it."""
     for row in rows:
-        for check in row.get("checks") or []:
+        checks = row.get("checks")
+        for check in checks if isinstance(checks, list) else []:
+            check = _map(check)
             if check.get("id") == "subid-pool" and check.get("status") == "PASS":
                 found = re.search(r"inside (\d+)-(\d+)", str(check.get("detail")))
                 if found:
@@ -345,13 +391,12 @@ def id_space(
         by_node.setdefault(str(row.get("node") or ""), []).append(row)
     nodes = []
     for node, members in sorted(by_node.items()):
-        ranged = [r for r in members if r.get("hostRange")]
+        ranged = [(r, found) for r in members if (found := _range(r)) is not None]
         pool = _pool_of(members)
-        low = pool[0] if pool else min((r["hostRange"][0] for r in ranged), default=0)
-        high = pool[1] if pool else max((r["hostRange"][1] for r in ranged), default=65535)
+        low = pool[0] if pool else min((h[0] for _, h in ranged), default=0)
+        high = pool[1] if pool else max((h[1] for _, h in ranged), default=65535)
         slots = []
-        for r in sorted(ranged, key=lambda r: (r["hostRange"][0], str(r.get("name")))):
-            start, end = int(r["hostRange"][0]), int(r["hostRange"][1])
+        for r, (start, end) in sorted(ranged, key=lambda rh: (rh[1][0], str(rh[0].get("name")))):
             low, high = min(low, start), max(high, end)
             name = f"{r.get('namespace')}/{r.get('name')}"
             if (node, name) in overlapping:
@@ -367,9 +412,7 @@ def id_space(
                 "poolKnown": pool is not None,
                 "slots": slots,
                 "hostPods": [
-                    f"{r.get('namespace')}/{r.get('name')}"
-                    for r in members
-                    if not r.get("hostRange")
+                    f"{r.get('namespace')}/{r.get('name')}" for r in members if _range(r) is None
                 ],
             }
         )
@@ -415,7 +458,7 @@ def build_plan(
         name: {"name": name, "ready": not (p := node_problems(n)), "problems": p}
         for name, n in sorted(node_by_name.items())
     }
-    rows_by_uid = {str(r.get("uid")): r for r in audit_rows or []}
+    rows_by_uid = {str(r.get("uid")): r for r in audit_rows or [] if isinstance(r, Mapping)}
     groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
     for pod in pods:
         kind, name = workload_of(pod, rs_by_uid, jobs_by_uid)
@@ -424,13 +467,16 @@ def build_plan(
     workloads = []
     for (namespace, kind, name), members in sorted(groups.items()):
         pod_names = sorted(str(_meta(p).get("name")) for p in members)
-        on_nodes = sorted({str((p.get("spec") or {}).get("nodeName") or "") for p in members})
+        on_nodes = sorted({_node_name(p) for p in members})
         on_nodes = [n for n in on_nodes if n]
-        requested = all((p.get("spec") or {}).get("hostUsers") is False for p in members)
+        requested = all(_spec(p).get("hostUsers") is False for p in members)
         rows = [rows_by_uid[u] for p in members if (u := str(_meta(p).get("uid"))) in rows_by_uid]
         # the failing checks of pods that asked for a user namespace (a host-namespace pod
         # fails user-namespace-requested by definition: its blockers say more)
-        failed = sorted({c for r in rows for c in r.get("failedChecks") or []}) if requested else []
+        failed = sorted(
+            {str(c) for r in rows for c in (r.get("failedChecks") or []) if isinstance(c, str)}
+        )
+        failed = failed if requested else []
         entry: JSON = {
             "namespace": namespace,
             "kind": kind,
@@ -458,7 +504,7 @@ def build_plan(
             entry["state"] = HOST_USERNS
             seen: set[tuple[str, str]] = set()
             for pod in members:
-                node = str((pod.get("spec") or {}).get("nodeName") or "")
+                node = _node_name(pod)
                 ids = (ids_per_pod or {}).get(node, default_ids_per_pod)
                 kernel = kernel_version(node_by_name[node]) if node in node_by_name else None
                 for item in spec_blockers(pod, ids_per_pod=ids, kernel=kernel):

@@ -17,6 +17,12 @@ from typing import Any
 JSON = dict[str, Any]
 
 
+# kinds kept per namespace (pods, and the workload controllers of sandbox/api/workloads.py)
+NAMESPACED = frozenset(
+    {"pods", "replicasets", "deployments", "statefulsets", "daemonsets", "jobs", "cronjobs"}
+)
+
+
 def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -35,8 +41,8 @@ class ObjectStore:
         self.root = root
 
     def _path(self, kind: str, name: str, namespace: str | None) -> Path:
-        if kind == "pods":
-            return self.root / "pods" / (namespace or "default") / f"{name}.json"
+        if kind in NAMESPACED:
+            return self.root / kind / (namespace or "default") / f"{name}.json"
         return self.root / kind / f"{name}.json"
 
     def _next_version(self) -> str:
@@ -73,7 +79,7 @@ class ObjectStore:
 
     def list(self, kind: str, namespace: str | None = None) -> list[JSON]:
         base = self.root / kind
-        if kind == "pods":
+        if kind in NAMESPACED:
             base = base / namespace if namespace else base
             files = sorted(base.glob("*.json") if namespace else base.glob("*/*.json"))
         else:

@@ -13,13 +13,16 @@ from kubectl_userns.sandbox.store import ObjectStore
 def get(store: ObjectStore, parts: list[str], query: dict[str, str]) -> tuple[int, JSON] | None:
     """``parts`` after ``/api/v1``; None when they are not a nodes path."""
     if parts == ["nodes"]:
-        nodes = [
-            n
-            for n in store.list("nodes")
-            if label_matches(query.get("labelSelector", ""), n["metadata"].get("labels") or {})
-            and field_matches(query.get("fieldSelector", ""), n)
-        ]
-        return page("NodeList", nodes, query)
+
+        def load() -> list[JSON]:
+            return [
+                n
+                for n in store.list("nodes")
+                if label_matches(query.get("labelSelector", ""), n["metadata"].get("labels") or {})
+                and field_matches(query.get("fieldSelector", ""), n)
+            ]
+
+        return page("NodeList", load, query)
     if len(parts) == 2 and parts[0] == "nodes":
         node = store.get("nodes", parts[1])
         return (200, node) if node else (404, not_found("nodes", parts[1]))

@@ -16,6 +16,7 @@ import base64
 import binascii
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from kubectl_userns.sandbox.api.status import JSON, list_of, status_error
@@ -35,8 +36,9 @@ def _token(rv: str, start: str) -> str:
     return base64.b64encode(raw).decode()
 
 
-def page(kind: str, items: list[JSON], query: dict[str, str]) -> tuple[int, JSON]:
-    """The answer to a list request: all of ``items`` or the page ``query`` asks for."""
+def page(kind: str, load: Callable[[], list[JSON]], query: dict[str, str]) -> tuple[int, JSON]:
+    """The answer to a list request: all the items ``load`` returns, or the page ``query``
+    asks for (later pages come from the first page's snapshot, without calling ``load``)."""
     body = list_of(kind, [])
     rv = str(body["metadata"]["resourceVersion"])
     limit_text, token = query.get("limit", ""), query.get("continue", "")
@@ -57,9 +59,9 @@ def page(kind: str, items: list[JSON], query: dict[str, str]) -> tuple[int, JSON
             )
         with _LOCK:
             snapshot = _SNAPSHOTS.get(f"{kind}/{rv}")
-        ordered = snapshot if snapshot is not None else sorted(items, key=_key)
+        ordered = snapshot if snapshot is not None else sorted(load(), key=_key)
     else:
-        ordered = sorted(items, key=_key)
+        ordered = sorted(load(), key=_key)
     rest = [item for item in ordered if _key(item) >= start] if start else ordered
     if limit <= 0 or len(rest) <= limit:
         body["items"] = rest

@@ -16,13 +16,15 @@ from kubectl_userns.sandbox.store import ObjectStore
 
 
 def pod_list(store: ObjectStore, namespace: str | None, query: dict[str, str]) -> tuple[int, JSON]:
-    pods = [
-        p
-        for p in store.list("pods", namespace)
-        if label_matches(query.get("labelSelector", ""), p["metadata"].get("labels") or {})
-        and field_matches(query.get("fieldSelector", ""), p)
-    ]
-    return page("PodList", pods, query)
+    def load() -> list[JSON]:
+        return [
+            p
+            for p in store.list("pods", namespace)
+            if label_matches(query.get("labelSelector", ""), p["metadata"].get("labels") or {})
+            and field_matches(query.get("fieldSelector", ""), p)
+        ]
+
+    return page("PodList", load, query)
 
 
 def get(store: ObjectStore, parts: list[str], query: dict[str, str]) -> tuple[int, JSON] | None:

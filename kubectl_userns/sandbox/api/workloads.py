@@ -36,12 +36,16 @@ def get(store: ObjectStore, parts: list[str], query: dict[str, str]) -> tuple[in
         return None
     resource = rest[0]
     if len(rest) == 1:
-        items = [
-            dict(obj, apiVersion=f"{parts[1]}/v1", kind=kinds[resource])
-            for obj in store.list(resource, namespace)
-            if label_matches(query.get("labelSelector", ""), obj["metadata"].get("labels") or {})
-        ]
-        code, body = page(f"{kinds[resource]}List", items, query)
+
+        def load() -> list[JSON]:
+            selector = query.get("labelSelector", "")
+            return [
+                dict(obj, apiVersion=f"{parts[1]}/v1", kind=kinds[resource])
+                for obj in store.list(resource, namespace)
+                if label_matches(selector, obj["metadata"].get("labels") or {})
+            ]
+
+        code, body = page(f"{kinds[resource]}List", load, query)
         body["apiVersion"] = f"{parts[1]}/v1"
         return code, body
     if len(rest) == 2 and namespace is not None:
