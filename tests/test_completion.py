@@ -35,7 +35,7 @@ def complete(words: Sequence[str], env: Mapping[str, str] | None = None) -> tupl
 def test_commands_flags_and_choices_need_no_cluster() -> None:
     env = {"KUBECONFIG": "/nonexistent/kubeconfig"}
     assert complete([""], env) == (
-        ["audit", "convert", "inspect", "new-pod", "sandbox", "verify-node", "version"],
+        ["audit", "convert", "inspect", "new-pod", "plan", "sandbox", "verify-node", "version"],
         ":4",
     )
     assert complete(["sandbox", ""], env) == (["down", "env", "up"], ":4")

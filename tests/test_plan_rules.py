@@ -125,3 +125,18 @@ def test_any_api_objects_give_a_plan(pods: list[Any], nodes: list[Any], rows: An
         audit_rows=None if rows is None else objects(rows),
     )
     assert plan["summary"]["exitCode"] in (0, 1, 3)
+
+
+def test_pods_and_jobs_are_replaced_other_owners_are_named() -> None:
+    pod = _pod()
+    job = _pod()
+    job["metadata"].update(name="j-1", uid="j", ownerReferences=[{"kind": "Job", "name": "j"}])
+    rollout = _pod()
+    rollout["metadata"].update(
+        name="r-1", uid="r", ownerReferences=[{"kind": "Rollout", "name": "r"}]
+    )
+    plan = {w["name"]: w for w in build_plan([pod, job, rollout])["workloads"]}
+    assert plan["p"]["convertCommand"].endswith("| kubectl replace --force -f -")
+    assert plan["j"]["convertCommand"].endswith("| kubectl replace --force -f -")
+    assert plan["r"]["readiness"] == "blocked" and plan["r"]["convertCommand"] is None
+    assert "owned by a Rollout" in plan["r"]["blockers"][0]["reason"]
