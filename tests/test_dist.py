@@ -30,6 +30,7 @@ import yaml
 from kubectl_userns import __version__
 from tests.cli import Run
 
+pytestmark = pytest.mark.packaging  # run apart from the rest (scripts/test)
 ROOT = Path(__file__).resolve().parent.parent
 DIST_ENV = "KUBECTL_USERNS_DIST"
 PLUGIN = "userns"

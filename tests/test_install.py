@@ -14,6 +14,8 @@ import pytest
 
 from tests.test_dist import ROOT, SYSTEM_PATH, _clean_env, _kubectl, _run
 
+pytestmark = pytest.mark.packaging  # run apart from the rest (scripts/test)
+
 # --- pip install . ------------------------------------------------------------------------
 
 

@@ -347,7 +347,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
 @pytest.mark.parametrize("kind", KINDS)
 def test_real_kubectl_applies_every_kind(kind: str, api: dict[str, str], tmp_path: Path) -> None:
-    manifest = run_process(["new-pod", f"x-{kind}", "--kind", kind], env=api)
+    # the manifest in-process (the console script's own output is test_through_kubectl_plugin's)
+    manifest = run_cli(["new-pod", f"x-{kind}", "--kind", kind], env=api)
     assert manifest.exit_code == 0, manifest.stderr
     # the emulator serves no OpenAPI documents, so kubectl's own schema check is off here;
     # strict_validate above applies the API's schema instead
