@@ -396,7 +396,7 @@ def test_fifo_is_read(tmp_path: Path) -> None:
 
     writer = threading.Thread(target=feed)
     writer.start()
-    run = run_cli(["convert", "-f", str(fifo)])
+    run = run_cli(["convert", "-f", str(fifo), "-f", str(fifo)])  # read once, not waited on twice
     writer.join()
     assert (run.stdout, run.stderr, run.exit_code) == (
         POD.format(fields="  hostUsers: false\n"),

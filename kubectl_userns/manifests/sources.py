@@ -41,12 +41,13 @@ def read_sources(paths: list[str], stdin_text: str | None = None) -> list[Source
             continue
         for file in _files(raw):
             try:
+                # identity before open: opening a pipe a second time would wait for a writer
+                identity = os.stat(file)
+                key = (identity.st_dev, identity.st_ino)
+                if key in seen:
+                    continue  # the same file again (-f a -f a, -f dir -f dir/a, a link, a pipe)
+                seen.add(key)
                 with open(file, encoding="utf-8") as handle:
-                    identity = os.fstat(handle.fileno())
-                    key = (identity.st_dev, identity.st_ino)
-                    if key in seen and stat.S_ISREG(identity.st_mode):
-                        continue  # the same file again (-f a -f a, -f dir -f dir/a, a link)
-                    seen.add(key)
                     text = handle.read()
             except UnicodeDecodeError:
                 raise InputError(f"{file}: not UTF-8 text; a manifest must be.") from None
