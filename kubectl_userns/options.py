@@ -13,6 +13,8 @@ from pathlib import Path
 
 from kubectl_userns.errors import UsageError
 
+DEFAULT_KUBELET_ROOT = "/var/lib/kubelet"  # the kubelet's --root-dir default
+
 SSH_CONFIG_ENV = "KUBECTL_USERNS_SSH_CONFIG"
 
 
@@ -161,7 +163,9 @@ class NodeAccessOptions:
     ssh_config: Path | None = None
     ssh_accept_new: bool = False
     ssh_timeout: float = 10.0
-    kubelet_root: str = "/var/lib/kubelet"
+    kubelet_root: str = DEFAULT_KUBELET_ROOT
+    # False: no --kubelet-root given; the node probe takes the running kubelet's --root-dir
+    kubelet_root_given: bool = True
 
     @classmethod
     def from_flags(
@@ -176,7 +180,7 @@ class NodeAccessOptions:
         ssh_config: Path | None,
         ssh_accept_new: bool,
         ssh_timeout: float,
-        kubelet_root: str,
+        kubelet_root: str | None,
     ) -> NodeAccessOptions:
         if local:
             given = ssh_flags_given(
@@ -189,6 +193,8 @@ class NodeAccessOptions:
                 )
         if ssh_key is not None and not ssh_key.is_file():
             raise UsageError(f"--ssh-key {ssh_key}: no such file; give the path of a private key.")
+        root_given = kubelet_root is not None
+        kubelet_root = kubelet_root if kubelet_root is not None else DEFAULT_KUBELET_ROOT
         if not kubelet_root.startswith("/"):
             raise UsageError(
                 f"--kubelet-root must be an absolute path on the node (got {kubelet_root!r})."
@@ -212,4 +218,5 @@ class NodeAccessOptions:
             ssh_accept_new=ssh_accept_new,
             ssh_timeout=ssh_timeout,
             kubelet_root=kubelet_root.rstrip("/") or "/",
+            kubelet_root_given=root_given,
         )

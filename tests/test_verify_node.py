@@ -201,9 +201,11 @@ def test_stale_userns_record_outside_the_pool(cluster: Sandbox) -> None:
 
 @pytest.fixture
 def api_node(cluster: Sandbox) -> Iterator[str]:
-    """vn-api, with its Node object and configz restored after the test."""
+    """vn-api, with its Node object, configz and kubelet config file restored after the test."""
     node = cluster.store.get("nodes", "vn-api")
     configz = cluster.store.get_configz("vn-api")
+    config_file = Path(cluster.nodes["vn-api"].dir) / "kubelet" / "config.yaml"
+    config_text = config_file.read_text()
     assert node is not None and configz is not None
     try:
         yield "vn-api"
@@ -211,7 +213,7 @@ def api_node(cluster: Sandbox) -> Iterator[str]:
         cluster.store.put("nodes", node)
         cluster.store.put_configz("vn-api", configz["kubeletconfig"])
         cluster.store.set_forbidden([])
-        (Path(cluster.nodes["vn-api"].dir) / "kubelet" / "config.yaml").unlink(missing_ok=True)
+        config_file.write_text(config_text)
 
 
 def test_old_runtime_in_the_node_object(cluster: Sandbox, api_node: str) -> None:
@@ -272,6 +274,8 @@ def test_configz_forbidden_falls_back_to_the_nodes_config_file(
 
 def test_configz_forbidden_without_a_config_file(cluster: Sandbox, api_node: str) -> None:
     cluster.store.set_forbidden([f"/api/v1/nodes/{api_node}/proxy"])
+    # the kubelet's --config file is gone (it still runs with what it read at start-up)
+    (Path(cluster.nodes[api_node].dir) / "kubelet" / "config.yaml").unlink()
     run = verify(cluster, api_node, "-o", "json")
     assert run.exit_code == 0
     found = checks(run)

@@ -484,10 +484,17 @@ def test_settings_from_the_nodes_config_file_and_command_line() -> None:
         b"kind: KubeletConfiguration\nmaxPods: 200\ncgroupDriver: cgroupfs\n"
         b"featureGates:\n  UserNamespacesSupport: false\n"
     )
+    args = [
+        "/usr/bin/kubelet",
+        "--config=/etc/kubernetes/kubelet.yaml",
+        "--feature-gates=UserNamespacesSupport=true,Other=false",
+        "--max-pods",
+        "120",
+    ]
     text = with_lines(
         recorded("wk1"),
-        "kubelet\t4242\t/usr/bin/kubelet --config=/etc/kubernetes/kubelet.yaml "
-        "--feature-gates=UserNamespacesSupport=true,Other=false --max-pods 120",
+        "kubeletproc\t4242\tok\t/usr/bin/kubelet",
+        *(f"kubeletarg\t4242\t{arg}" for arg in args),
         "kubeletconfig\t/etc/kubernetes/kubelet.yaml\t" + base64.b64encode(config).decode(),
     )
     dump = parse_node_dump(text, "wk1")

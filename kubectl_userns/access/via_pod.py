@@ -26,9 +26,11 @@ What the probe pod gets, and why (the least that lets the probe see what SSH wou
 
 ``verify-node`` reads files anywhere on the node and runs the node's own binaries: its pod
 instead mounts the node's ``/`` read-only at ``/host`` (the only hostPath) and runs the probe
-with ``chroot /host`` (``capabilities: add SYS_CHROOT`` only). ``verify-node --probe`` creates a
-user namespace and mounts, which the kernel refuses in a chroot and without ``CAP_SYS_ADMIN``:
-only then is the pod privileged, entering the mount namespace of the node's PID 1.
+with ``chroot /host`` (``capabilities: add SYS_CHROOT``, and ``SYS_PTRACE`` to read which
+binary a process named kubelet runs: only a real kubelet's command line is believed).
+``verify-node --probe`` creates a user namespace and mounts, which the kernel refuses in a
+chroot and without ``CAP_SYS_ADMIN``: only then is the pod privileged, entering the mount
+namespace of the node's PID 1.
 
 RBAC needed in the probe namespace: ``create``, ``get`` and ``delete`` on ``pods`` and ``get``
 on ``pods/log``; Pod Security admission must allow hostPID and hostPath there (the
@@ -200,7 +202,7 @@ def probe_pod_manifest(
             "readOnlyRootFilesystem": True,
             "capabilities": {
                 "drop": ["ALL"],
-                "add": ["SYS_CHROOT"] if host_root else ["SYS_PTRACE"],
+                "add": ["SYS_CHROOT", "SYS_PTRACE"] if host_root else ["SYS_PTRACE"],
             },
             "seccompProfile": {"type": "RuntimeDefault"},
         }

@@ -194,6 +194,17 @@ KubeletRootFlag = Annotated[
         rich_help_panel=NODE_PANEL,
     ),
 ]
+NodeKubeletRootFlag = Annotated[
+    str | None,
+    typer.Option(
+        "--kubelet-root",
+        metavar="DIR",
+        help="The kubelet's root directory on the node (default: the --root-dir of the kubelet "
+        "running there, else /var/lib/kubelet).",
+        rich_help_panel=NODE_PANEL,
+        show_default=False,
+    ),
+]
 
 
 ViaFlag = Annotated[

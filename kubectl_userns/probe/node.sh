@@ -2,9 +2,13 @@
 # Read-only, unless the second argument is "probe": then it also proves idmapped mounts inside a
 # private mount namespace that ends with the probe (unshare -m, propagation private); the mounts
 # it makes are never attached outside that namespace, so nothing is left behind.
-# Usage: sh -s -- KUBELET_ROOT [probe]
+# Usage: sh -s -- KUBELET_ROOT|- [probe]   (-: the running kubelet's --root-dir, else the default)
 # Records (TAB-separated, see docs/probe-format.md):
 #   whoami    UID                               (the probe shell's UID; root reads everything)
+#   kubeletproc PID ok EXE | PID no REASON      (every process whose comm is kubelet, judged)
+#   kubeletarg PID ARG                          (each argument of the first accepted kubelet)
+#   kubeletroot DIR SOURCE STATE CMDLINE_ROOT   (SOURCE flag|cmdline|default; STATE dir|missing|
+#                                                notdir; CMDLINE_ROOT: its --root-dir or -)
 #   kernel    RELEASE                           (uname -r)
 #   sysctl    user.max_user_namespaces VALUE    (- when unreadable)
 #   cgroupfs  TYPE                              (filesystem of /sys/fs/cgroup: cgroup2fs on v2)
@@ -15,16 +19,18 @@
 #   subid     uid|gid LINE                      (every non-comment line of those files)
 #   getsubids PATH | nogetsubids -              (getsubids found on PATH or in the usual places)
 #   subids    uid|gid EXIT OUTPUT               (getsubids [-g] kubelet, lines joined with ',')
-#   runtime   crun|runc PATH FIRST_LINE         (each OCI runtime binary and its --version)
+#   runtime   crun|runc PATH FIRST_LINE         (each OCI runtime binary and its --version, run so
+#                                                that it writes nothing; see below)
+#   runtimeskip crun|runc PATH REASON           (a binary not run: not root's, or writable by others)
 #   runtimeconf FILE KEY VALUE                  (CRI-O default_runtime/runtime_path, containerd
 #                                                BinaryName)
-#   kubelet   PID ARGS                          (a running kubelet's command line)
-#   kubeletconfig PATH BASE64                   (its --config file, else KUBELET_ROOT/config.yaml)
+#   kubeletconfig PATH BASE64                   (the accepted kubelet's --config file, nothing else)
+#   kubeletconfigbad PATH REASON                (that file, not read: missing, not a regular file)
 #   userns    POD_UID CONTENT                   (every KUBELET_ROOT/pods/*/userns record)
 #   usernsbad POD_UID REASON                    (a record that cannot be read)
 #   idmap     STEP ok|fail|skip DETAIL          (probe only; STEP: tool, userns, tmpfs, bind)
 set -u
-kroot=$1
+kroot_arg=$1
 mode=${2:-}
 tab=$(printf '\t')
 printf 'probe\tkubectl-userns\t1\tnode\n'
@@ -34,6 +40,127 @@ clean() { # one field: no TAB, no newline
 }
 
 printf 'whoami\t%s\n' "$(id -u 2>/dev/null || echo -)"
+
+# --- the kubelet ---------------------------------------------------------------------------------
+# Any process can call itself kubelet (comm and cmdline are its own to set), so a process named
+# kubelet is believed only for what a tenant's process cannot fake:
+# - the host user namespace: its uid_map reads as ours (a pod's user namespace maps a sub-range;
+#   only root of the host namespace can write a full map) - world-readable, no ptrace needed;
+# - the host PID namespace: as many NSpid entries as ours (a container's PID namespace adds one);
+# - UID 0: real, effective, saved and filesystem UID;
+# - outside the kubepods cgroups (every pod's processes are inside them; the kubelet is not:
+#   kubernetes pkg/kubelet/cm names pod cgroups under kubepods);
+# - its executable: a regular file named kubelet at that path in our view of the node (the same
+#   device and inode through /proc/PID/exe and through the path), owned by root and writable by
+#   root only - not a binary in a container's root filesystem.
+# Only the first process that passes all of them is the kubelet; its --root-dir and --config (the
+# kubelet's own flags, kubernetes cmd/kubelet/app/options; the root dir is a flag only, not a
+# KubeletConfiguration field) are taken from its command line, pflag style: --flag=value or
+# --flag value, the last one wins.
+field_count() { # the number of whitespace-separated words in $1
+  set -f
+  # shellcheck disable=SC2086 # splitting is the point
+  set -- $1
+  set +f
+  echo $#
+}
+status_line() { # the value of the "$2:" line of status file $1
+  while IFS= read -r line; do
+    case $line in "$2:"*) printf '%s\n' "${line#*:}"; return 0 ;; esac
+  done < "$1"
+  return 1
+}
+self_map=$(cat /proc/self/uid_map 2>/dev/null) || self_map=
+self_nspid=$(status_line /proc/self/status NSpid 2>/dev/null) || self_nspid= # Linux >= 4.1
+[ -z "$self_nspid" ] || self_nspid=$(field_count "$self_nspid")
+kl_pid='' kl_root='' kl_config=''
+for d in /proc/[0-9]*; do
+  comm=
+  read -r comm 2>/dev/null < "$d/comm" || continue
+  [ "$comm" = kubelet ] || continue
+  pid=${d#/proc/}
+  why=
+  map=$(cat "$d/uid_map" 2>/dev/null) || map=
+  uids=$(status_line "$d/status" Uid 2>/dev/null) || uids=
+  nspid=$(status_line "$d/status" NSpid 2>/dev/null) || nspid=
+  cg=$(cat "$d/cgroup" 2>/dev/null) || cg=
+  exe=$(readlink "$d/exe" 2>/dev/null) || exe=
+  if [ -z "$map" ] || [ "$map" != "$self_map" ]; then
+    why="runs in a user namespace of its own (uid_map is not the host's)"
+  elif [ -n "$self_nspid" ] && [ "$(field_count "$nspid")" != "$self_nspid" ]; then
+    why="runs in a PID namespace of its own"
+  elif [ "$(printf '%s' "$uids" | tr -s ' \t' '  ')" != " 0 0 0 0" ]; then
+    why="does not run as UID 0 (Uid:$(printf '%s' "$uids" | tr '\t' ' '))"
+  else
+    case $cg in
+      *kubepods*) why="runs in a pod's cgroup (kubepods)" ;;
+    esac
+  fi
+  if [ -z "$why" ]; then
+    if [ -z "$exe" ]; then
+      why="its executable cannot be read (needs root with CAP_SYS_PTRACE)"
+    elif [ "${exe##*/}" != kubelet ]; then
+      why="its executable is $(clean "$exe"), not a kubelet binary"
+    else
+      via=$(stat -L -c '%d:%i:%u:%a:%F' "$d/exe" 2>/dev/null) || via=
+      at=$(stat -L -c '%d:%i:%u:%a:%F' "$exe" 2>/dev/null) || at=
+      exe_mode=${via#*:*:*:}
+      exe_mode=${exe_mode%%:*}
+      if [ -z "$via" ] || [ "$via" != "$at" ]; then
+        why="its executable $(clean "$exe") is not that file on the node (a container's binary?)"
+      elif [ "${via##*:}" != "regular file" ]; then
+        why="its executable $(clean "$exe") is not a regular file"
+      elif [ "$(printf '%s' "$via" | cut -d: -f3)" != 0 ]; then
+        why="its executable $(clean "$exe") is not owned by root"
+      elif [ $((0$exe_mode & 022)) -ne 0 ]; then
+        why="its executable $(clean "$exe") is writable by others than root (mode $exe_mode)"
+      fi
+    fi
+  fi
+  if [ -n "$why" ] || [ -n "$kl_pid" ]; then
+    [ -n "$why" ] || why="a second kubelet; the first one found is used"
+    printf 'kubeletproc\t%s\tno\t%s\n' "$pid" "$why"
+    continue
+  fi
+  args=$(tr '\0' '\n' 2>/dev/null < "$d/cmdline") || args=
+  printf 'kubeletproc\t%s\tok\t%s\n' "$pid" "$(clean "$exe")"
+  kl_pid=$pid
+  want=
+  old_ifs=$IFS
+  IFS='
+'
+  set -f
+  for a in $args; do
+    printf 'kubeletarg\t%s\t%s\n' "$pid" "$(clean "$a")"
+    case $want in
+      root) kl_root=$a want= ; continue ;;
+      config) kl_config=$a want= ; continue ;;
+    esac
+    case $a in
+      --root-dir=*) kl_root=${a#--root-dir=} ;;
+      --root-dir) want=root ;;
+      --config=*) kl_config=${a#--config=} ;;
+      --config) want=config ;;
+    esac
+  done
+  set +f
+  IFS=$old_ifs
+  if [ -n "$kl_config" ]; then # a relative path is the kubelet's, from its working directory
+    case $kl_config in
+      /*) ;;
+      *) kl_config="$(readlink "$d/cwd" 2>/dev/null || echo /)/$kl_config" ;;
+    esac
+  fi
+done
+if [ "$kroot_arg" != - ]; then
+  kroot=$kroot_arg source=flag
+elif [ -n "$kl_root" ]; then
+  kroot=$kl_root source=cmdline
+else
+  kroot=/var/lib/kubelet source=default # cmd/kubelet/app/options: --root-dir's default
+fi
+if [ -d "$kroot" ]; then kstate=dir; elif [ -e "$kroot" ]; then kstate=notdir; else kstate=missing; fi
+printf 'kubeletroot\t%s\t%s\t%s\t%s\n' "$(clean "$kroot")" "$source" "$kstate" "$(clean "${kl_root:--}")"
 printf 'kernel\t%s\n' "$(uname -r)"
 # cat, not read: a sysctl file answers only a read at offset 0, and dash reads byte by byte
 v=$(cat /proc/sys/user/max_user_namespaces 2>/dev/null) || v=-
@@ -55,6 +182,7 @@ while read -r _id _parent _dev _root mnt _opts rest; do
       if [ -z "$best" ] || [ "${#mnt}" -ge "${#best}" ]; then best=$mnt bestfs=$fstype bestsrc=$src; fi ;;
   esac
 done < /proc/self/mountinfo
+[ "$kstate" = dir ] || best='' bestfs=- bestsrc=- # a missing root is on no filesystem
 statfs=$(stat -f -c %T "$kroot" 2>/dev/null) || statfs=-
 printf 'rootfs\t%s\t%s\t%s\t%s\t%s\n' "$kroot" "${best:--}" "$bestfs" "$bestsrc" "$statfs"
 
@@ -149,29 +277,46 @@ IFS=:
 set -f
 set -- $confpaths
 IFS=$old_ifs
+# Their --version must write nothing: crun's print_version looks up its state directory with
+# get_run_directory, which creates it (/run/crun, or $XDG_RUNTIME_DIR/crun) when missing
+# (containers/crun src/crun.c, src/libcrun/status.c) - so crun gets --root=/ first, a directory that
+# exists (options are handled in order). runc's --version is answered by urfave/cli before runc's
+# Before hook, which is what sets up its root and log (urfave/cli App.Run). Only binaries owned by
+# root and writable by root alone are run at all, with an empty environment.
 for name in crun runc; do
   for p in $(find_exe "$name" $usual /usr/libexec/crio /usr/lib/cri-o-runc/sbin /usr/libexec/podman "$@"); do
     set +f
-    first=$(timeout 5 "$p" --version 2>&1 </dev/null | head -n 1)
+    owner=$(stat -L -c '%u %a' "$p" 2>/dev/null) || owner=
+    perm=${owner#* }
+    if [ "${owner%% *}" != 0 ]; then
+      printf 'runtimeskip\t%s\t%s\tnot owned by root\n' "$name" "$p"
+      continue
+    elif [ $((0$perm & 022)) -ne 0 ]; then
+      printf 'runtimeskip\t%s\t%s\twritable by others than root (mode %s)\n' "$name" "$p" "$perm"
+      continue
+    fi
+    if [ "$name" = crun ]; then
+      first=$(cd / && env -i PATH="$usual" timeout 5 "$p" --root=/ --version 2>&1 </dev/null | head -n 1)
+    else
+      first=$(cd / && env -i PATH="$usual" timeout 5 "$p" --version 2>&1 </dev/null | head -n 1)
+    fi
     printf 'runtime\t%s\t%s\t%s\n' "$name" "$p" "$(clean "$first")"
   done
 done
 set +f
 
-# the kubelet's own configuration file, for when the API cannot serve /configz
-cfg=
-for d in /proc/[0-9]*; do
-  comm=
-  read -r comm 2>/dev/null < "$d/comm" || continue
-  [ "$comm" = kubelet ] || continue
-  args=$(tr '\0' '\n' 2>/dev/null < "$d/cmdline") || continue
-  printf 'kubelet\t%s\t%s\n' "${d#/proc/}" "$(printf '%s' "$args" | tr '\t\n' '  ')"
-  cfg=$(printf '%s\n' "$args" | sed -n -e 's/^--config=//p' -e '/^--config$/{n;p;}' | head -n 1)
-  break
-done
-[ -n "$cfg" ] || cfg=$kroot/config.yaml
-if [ -f "$cfg" ] && [ -r "$cfg" ]; then
-  printf 'kubeletconfig\t%s\t%s\n' "$cfg" "$(head -c 262144 "$cfg" | base64 | tr -d '\n')"
+# the kubelet's own configuration file, for when the API cannot serve /configz: only the file the
+# kubelet above was started with (never a guess like KUBELET_ROOT/config.yaml), a regular file
+if [ -n "$kl_config" ]; then
+  if [ ! -e "$kl_config" ]; then
+    printf 'kubeletconfigbad\t%s\tmissing\n' "$(clean "$kl_config")"
+  elif [ ! -f "$kl_config" ]; then
+    printf 'kubeletconfigbad\t%s\tnot a regular file\n' "$(clean "$kl_config")"
+  elif [ ! -r "$kl_config" ]; then
+    printf 'kubeletconfigbad\t%s\tunreadable\n' "$(clean "$kl_config")"
+  else
+    printf 'kubeletconfig\t%s\t%s\n' "$(clean "$kl_config")" "$(head -c 262144 "$kl_config" | base64 | tr -d '\n')"
+  fi
 fi
 
 for f in "$kroot"/pods/*/userns; do
@@ -275,7 +420,10 @@ def new_tmpfs():
 def clone_root():
     return call(428, L(-100), ctypes.c_char_p(kroot.encode()), L(1 | os.O_CLOEXEC))
 idmap("tmpfs", new_tmpfs, "a new tmpfs")
-idmap("bind", clone_root, "a bind mount of %s" % kroot)
+if os.path.isdir(kroot):
+    idmap("bind", clone_root, "a bind mount of %s" % kroot)
+else:
+    out("bind", "skip", "%s does not exist" % kroot)
 '
 
 # util-linux >= 2.39: mount -o X-mount.idmap, on a scratch tmpfs in the private namespace.
@@ -297,7 +445,8 @@ if e=$(mount -t tmpfs -o X-mount.idmap=0:65536:65536 kubectl-userns-idmap "$d/t"
   if [ "$u" = 65536 ]; then out tmpfs ok "a new tmpfs idmapped: UID 0 shows as 65536"
   else out tmpfs fail "a new tmpfs: UID 0 shows as $u after idmapping"; fi
 else out tmpfs fail "$e"; fi
-if e=$(mount --bind -o X-mount.idmap=0:65536:65536 "$kroot" "$d/b" 2>&1); then
+if [ ! -d "$kroot" ]; then out bind skip "$kroot does not exist"
+elif e=$(mount --bind -o X-mount.idmap=0:65536:65536 "$kroot" "$d/b" 2>&1); then
   u=$(stat -c %u "$d/b")
   if [ "$u" = 65536 ]; then out bind ok "a bind mount of $kroot idmapped: UID 0 shows as 65536"
   else out bind fail "a bind mount of $kroot: its owner shows as $u after idmapping"; fi

@@ -46,6 +46,24 @@ class RuntimeBinary:
 
 
 @dataclass(frozen=True)
+class SkippedBinary:
+    """An OCI runtime binary the probe did not run (not root's, or writable by others)."""
+
+    name: str
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class KubeletProcess:
+    """A process whose comm is ``kubelet``, and whether the probe took it for the kubelet."""
+
+    pid: int
+    accepted: bool
+    detail: str  # accepted: its executable; else why it is not believed
+
+
+@dataclass(frozen=True)
 class RuntimeSetting:
     """A CRI-O or containerd configuration line naming an OCI runtime."""
 
@@ -99,6 +117,18 @@ class NodeDump:
     kubelet_config_text: str | None
     userns_files: tuple[UsernsFile, ...]
     idmap: tuple[IdmapStep, ...]  # empty without --probe
+    kubelet_processes: tuple[KubeletProcess, ...] = ()
+    # where kubelet_root came from: "flag" (--kubelet-root), "cmdline" (the kubelet's --root-dir),
+    # "default" (/var/lib/kubelet); and whether it is a directory: "dir", "missing", "notdir"
+    kubelet_root_source: str = "flag"
+    kubelet_root_state: str = "dir"
+    kubelet_cmdline_root: str | None = None  # the running kubelet's --root-dir
+    kubelet_config_problem: str = ""  # why its --config file was not read
+    skipped_runtimes: tuple[SkippedBinary, ...] = ()
+
+    @property
+    def kubelet_pid(self) -> int | None:
+        return next((p.pid for p in self.kubelet_processes if p.accepted), None)
 
     def idmap_step(self, step: str) -> IdmapStep | None:
         return next((s for s in self.idmap if s.step == step), None)
@@ -158,6 +188,11 @@ def parse_node_dump(text: str, node: str) -> NodeDump:
     config_text: str | None = None
     userns: list[UsernsFile] = []
     idmap: list[IdmapStep] = []
+    procs: list[KubeletProcess] = []
+    args: list[str] = []
+    root_info: tuple[str, str, str | None] | None = None
+    config_problem = ""
+    skipped: list[SkippedBinary] = []
     for rec in records:
         tag = rec.tag
         if tag == "whoami":
@@ -202,9 +237,26 @@ def parse_node_dump(text: str, node: str) -> NodeDump:
         elif tag == "runtimeconf":
             f = _need(rec, 3, node)
             settings.append(RuntimeSetting(f[0], f[1], f[2]))
-        elif tag == "kubelet":
+        elif tag == "kubeletproc":
+            f = _need(rec, 2, node)
+            if f[1] not in ("ok", "no"):
+                raise _bad(rec, node, f"{f[1]!r} is neither ok nor no")
+            procs.append(KubeletProcess(_int(f[0], rec, node), f[1] == "ok", rec.field(2)))
+        elif tag == "kubeletarg":
             f = _need(rec, 1, node)
-            kubelet_args = tuple((f[1] if len(f) > 1 else "").split())
+            args.append(rec.field(1))
+        elif tag == "kubeletroot":
+            f = _need(rec, 4, node)
+            known = f[1] in ("flag", "cmdline", "default") and f[2] in ("dir", "missing", "notdir")
+            if not known:
+                raise _bad(rec, node, "unknown source or state of the kubelet root")
+            root_info = (f[1], f[2], None if f[3] == "-" else f[3])
+        elif tag == "kubeletconfigbad":
+            f = _need(rec, 2, node)
+            config_path, config_problem = f[0], f[1]
+        elif tag == "runtimeskip":
+            f = _need(rec, 3, node)
+            skipped.append(SkippedBinary(f[0], f[1], f[2]))
         elif tag == "kubeletconfig":
             f = _need(rec, 2, node)
             try:
@@ -226,6 +278,13 @@ def parse_node_dump(text: str, node: str) -> NodeDump:
             f"the node probe's output from node {node} lacks its kernel or rootfs record; "
             "use the same kubectl-userns version for the script and the reader."
         )
+    if any(p.accepted for p in procs):
+        kubelet_args = tuple(args)
+    source, state, cmdline_root = root_info or (
+        "flag",
+        "dir" if root_fields[0] is not None else "missing",
+        None,
+    )
     return NodeDump(
         probe_uid=probe_uid,
         kernel=kernel,
@@ -250,4 +309,10 @@ def parse_node_dump(text: str, node: str) -> NodeDump:
         kubelet_config_text=config_text,
         userns_files=tuple(userns),
         idmap=tuple(idmap),
+        kubelet_processes=tuple(procs),
+        kubelet_root_source=source,
+        kubelet_root_state=state,
+        kubelet_cmdline_root=cmdline_root,
+        kubelet_config_problem=config_problem,
+        skipped_runtimes=tuple(skipped),
     )

@@ -28,13 +28,22 @@ from kubectl_userns.sandbox.node import (
 )
 from kubectl_userns.sandbox.node import start_sshd as _start_sshd
 from kubectl_userns.sandbox.node import stop_sshd as _stop_sshd
-from kubectl_userns.sandbox.objects import SANDBOX_KERNEL, kubelet_config, make_node, make_pod
+from kubectl_userns.sandbox.objects import (
+    SANDBOX_KERNEL,
+    kubelet_argv,
+    kubelet_config,
+    kubelet_config_file,
+    make_node,
+    make_pod,
+    reported_runtime_handlers,
+)
 from kubectl_userns.sandbox.pods import (
     DEFAULT_POOL,
     ContainerState,
     PodState,
     free_slot,
     pod_cgroup,
+    spawn,
     start_containers,
 )
 from kubectl_userns.sandbox.store import ObjectStore
@@ -42,6 +51,7 @@ from kubectl_userns.sandbox.store import ObjectStore
 STATE_FILE = "sandbox.json"
 DEFAULT_STATE_DIR = Path("/tmp/kubectl-userns-sandbox")
 TESTPOD_UID = "e33ed7f7-0c89-42a5-9956-94a0a1761b23"
+KUBELET_CGROUP = "system.slice/kubelet.service"  # the kubelet's unit, outside kubepods
 
 
 def require_root() -> None:
@@ -208,17 +218,25 @@ class Sandbox:
         max_user_namespaces: int | None = None,
         kubelet_version: str = "v1.33.1",
         container_runtime_version: str = "cri-o://1.33.0",
-        runtime_handlers_userns: bool | None = True,
+        oci_userns: bool = True,
         kernel_version: str = SANDBOX_KERNEL,
         oci_runtimes: dict[str, str] | None = None,
         configz: dict[str, Any] | None = None,
         sshd_log_level: str = "VERBOSE",
+        kubelet_root: str = "/var/lib/kubelet",
+        kubelet_process: bool = True,
     ) -> NodeState:
-        """Start a node; ``configz`` is the kubelet config served for it (None: none served).
+        """Start a node; ``configz`` is the kubelet config served for it (``{}``: none served).
 
         ``kernel_version`` is what the node's Node object and its ``uname -r`` report;
         ``oci_runtimes`` the OCI runtimes found on it, name to version (default: crun 1.21, one
         with idmapped mounts; {} for none). The host's own crun and runc are never seen.
+
+        The node runs a kubelet process (see :mod:`~kubectl_userns.sandbox.nodebin`) started with
+        ``--config=<root>/config.yaml`` (that config written there) and, for a root other than
+        /var/lib/kubelet, ``--root-dir``; ``kubelet_process=False`` leaves it out. The Node's
+        ``status.runtimeHandlers`` is what that kubelet version reports for that runtime and
+        feature gates (``oci_userns``: whether the OCI runtime supports idmap mounts).
         """
         if name in self.nodes:
             raise SandboxError(f"node {name} already exists in the sandbox.")
@@ -245,6 +263,10 @@ class Sandbox:
             kernel_release=kernel_version,
             oci_runtimes={"crun": "1.21"} if oci_runtimes is None else oci_runtimes,
         )
+        if configz is None:
+            configz = kubelet_config(cgroup_driver=cgroup_driver)
+        config_file = node_dir / "kubelet" / "config.yaml"  # <root>/config.yaml on the node
+        config_file.write_text(kubelet_config_file(configz or kubelet_config()))
         state = NodeState(
             name=name,
             dir=str(node_dir),
@@ -255,11 +277,19 @@ class Sandbox:
             cgroup_dirs=roots,
             host_key_pub=host_key,
             subuid=subuid,
+            kubelet_root=kubelet_root,
         )
         self.nodes[name] = state
         self.save()
         start_node(state)
         self.save()
+        if kubelet_process:
+            state.kubelet_pid = spawn(
+                state,
+                kubelet_argv(kubelet_root, container_runtime_version),
+                cgroup=KUBELET_CGROUP,
+            )
+            self.save()
         self._write_ssh_files()
         self.store.put(
             "nodes",
@@ -268,12 +298,15 @@ class Sandbox:
                 address,
                 kubelet_version=kubelet_version,
                 container_runtime_version=container_runtime_version,
-                runtime_handlers_userns=runtime_handlers_userns,
+                runtime_handlers=reported_runtime_handlers(
+                    kubelet_version,
+                    container_runtime_version,
+                    (configz or {}).get("featureGates") or {},
+                    oci_userns=oci_userns,
+                ),
                 kernel_version=kernel_version,
             ),
         )
-        if configz is None:
-            configz = kubelet_config(cgroup_driver=cgroup_driver)
         if configz:
             self.store.put_configz(name, configz)
         return state

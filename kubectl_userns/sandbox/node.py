@@ -3,7 +3,10 @@
 A node's PID 1 is ``sleep infinity`` in its own PID namespace; killing it kills everything in
 the node. Inside, paths are where a real node has them: cgroup2 at /sys/fs/cgroup (or hybrid
 v1/v2 like this host), /etc and /var/lib as node-private overlays of the host's (so the host's
-files never change), /var/lib/kubelet on the host's filesystem, a private /run, and a private
+files never change), the node's own programs first in /usr/local/bin (its kubelet binary and
+OCI runtimes, see :mod:`~kubectl_userns.sandbox.nodebin`), the kubelet root (/var/lib/kubelet
+unless the node's kubelet runs with another --root-dir) on the host's filesystem, a private
+/run, and a private
 root home with the distribution's default start-up files: the host's /root, with whatever a
 developer's shell runs at start-up, would run at every SSH login into a node (and write there).
 """
@@ -21,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubectl_userns.sandbox.nodebin import crun_standin, kubelet_binary
+
 SSHD = "/usr/sbin/sshd"
 CGROUP2_HOST = "/sys/fs/cgroup/unified"
 SYSTEMD_V1_HOST = "/sys/fs/cgroup/systemd"
@@ -28,12 +33,13 @@ SYSTEMD_V1_HOST = "/sys/fs/cgroup/systemd"
 # PID 1 of a node: set up the node's mounts, start sshd, then wait forever.
 NODE_INIT = r"""
 set -eu
-node=$1 name=$2 mode=$3
+node=$1 name=$2 mode=$3 kroot=$4
 hostname "$name"
 mount -t overlay overlay -o "lowerdir=/etc,upperdir=$node/etc.upper,workdir=$node/etc.work" /etc
 mount -t overlay overlay \
   -o "lowerdir=/var/lib,upperdir=$node/varlib.upper,workdir=$node/varlib.work" /var/lib
-mount --bind "$node/kubelet" /var/lib/kubelet
+mkdir -p "$kroot"
+mount --bind "$node/kubelet" "$kroot"
 mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -m 755 /run/sshd /run/crio
 # root's home as a new node has it (Debian's skeleton), not the host's /root: sshd runs root's
@@ -86,6 +92,8 @@ class NodeState:
     cgroup_driver: str
     cgroup_mode: str
     cgroup_dirs: list[str]  # host paths of the node's cgroup roots (v2 first)
+    kubelet_root: str = "/var/lib/kubelet"
+    kubelet_pid: int = 0  # the kubelet process (host PID); 0: the node runs none
     init_pid: int = 0
     unshare_pid: int = 0
     host_key_pub: str = ""
@@ -174,11 +182,17 @@ def write_node_tools(node_dir: Path, kernel_release: str, oci_runtimes: dict[str
         )
     }
     for name, version in oci_runtimes.items():
+        if name == "crun":  # creates its state directory on --version, as crun does
+            tools[name] = crun_standin(version)
+            continue
         lines = [f"{name} version {version}", "spec: 1.0.0"]
         tools[name] = _OCI_RUNTIME.format(lines=shlex.join(lines), name=name)
     for name, text in tools.items():
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
+    kubelet = bin_dir / "kubelet"  # the node's kubelet process runs it (see nodebin)
+    kubelet.write_bytes(kubelet_binary())
+    kubelet.chmod(0o755)
     (node_dir / "osrelease").write_text(f"{kernel_release}\n")
     (node_dir / "absent").write_text("")
     (node_dir / "absent").chmod(0o644)
@@ -202,7 +216,7 @@ def prepare_node_dir(
 ) -> str:
     """Write the node's private files; returns the host key's public line."""
     write_node_tools(node_dir, kernel_release, oci_runtimes)
-    for sub in ("etc.upper", "etc.work", "varlib.upper/kubelet", "varlib.work", "kubelet/pods"):
+    for sub in ("etc.upper", "etc.work", "varlib.upper", "varlib.work", "kubelet/pods"):
         (node_dir / sub).mkdir(parents=True, exist_ok=True)
     upper = node_dir / "etc.upper"
     # the host's accounts, without a kubelet user this machine may have: the node's kubelet
@@ -279,6 +293,7 @@ def start_node(state: NodeState) -> None:
         state.dir,
         state.name,
         state.cgroup_mode,
+        state.kubelet_root,
     ]
     with open(Path(state.dir) / "init.log", "ab") as log:
         proc = subprocess.Popen(

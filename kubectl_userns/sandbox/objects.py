@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from kubectl_userns.sandbox.store import now
@@ -13,6 +14,54 @@ JSON = dict[str, Any]
 SANDBOX_KERNEL = "6.12.48+deb12-amd64"
 
 
+def _minor(version: str) -> tuple[int, int] | None:
+    match = re.search(r"(\d+)\.(\d+)", version)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def reported_runtime_handlers(
+    kubelet_version: str,
+    container_runtime_version: str,
+    feature_gates: dict[str, bool] | None = None,
+    *,
+    oci_runtime: str = "crun",
+    oci_userns: bool = True,
+) -> list[JSON] | None:
+    """``status.runtimeHandlers`` as a kubelet of that version reports it (None: absent).
+
+    The runtime: CRI-O reports handlers from 1.30.0, one per configured runtime plus "" for the
+    default, each with ``userNamespaces`` = the OCI runtime supports idmap mounts (cri-o
+    server/runtime_status.go, read at v1.29.0 and v1.30.0); containerd from 2.0, the same shape
+    (internal/cri/server/service.go introspectRuntimeHandlers / supportsCRIUserns, read at
+    v2.0.0; 1.7 has none). Older runtimes report none: the kubelet's list is empty and the field,
+    omitempty, is absent. The kubelet: runtimeHandlers from 1.30, which the API server drops
+    without the alpha RecursiveReadOnlyMounts gate (kubernetes pkg/registry/core/node/strategy.go
+    dropDisabledFields, read); ``features.userNamespaces`` from 1.31, only with the
+    UserNamespacesSupport gate on (kubernetes/api v0.31 core/v1 types.go; the kubelet's
+    pkg/kubelet/nodestatus/setters.go RuntimeHandlers, per userns-facts.md section 1).
+    """
+    kubelet = _minor(kubelet_version)
+    runtime, _, version = container_runtime_version.partition("://")
+    runtime_minor = _minor(version)
+    gates = feature_gates or {}
+    if kubelet is None or runtime_minor is None or kubelet < (1, 31):
+        return None  # before 1.31: absent with the default gates (RecursiveReadOnlyMounts alpha)
+    supported = (runtime == "cri-o" and runtime_minor >= (1, 30)) or (
+        runtime == "containerd" and runtime_minor >= (2, 0)
+    )
+    if not supported:
+        return None
+    features: JSON = {}
+    if gates.get("RecursiveReadOnlyMounts", True):  # beta, on by default from 1.31
+        features["recursiveReadOnlyMounts"] = True
+    if gates.get("UserNamespacesSupport", kubelet >= (1, 33)) or kubelet >= (1, 36):
+        features["userNamespaces"] = oci_userns
+    return [
+        {"name": oci_runtime, "features": dict(features)},
+        {"name": "", "features": dict(features)},
+    ]
+
+
 def make_node(
     name: str,
     internal_ip: str,
@@ -22,8 +71,11 @@ def make_node(
     kernel_version: str | None = None,
     os_image: str = "Debian GNU/Linux 12 (bookworm)",
     runtime_handlers_userns: bool | None = True,
+    runtime_handlers: list[JSON] | None = None,
     architecture: str = "amd64",
 ) -> JSON:
+    """A Node; ``runtime_handlers`` (see :func:`reported_runtime_handlers`) wins over the older
+    ``runtime_handlers_userns`` shorthand (two handlers with that userNamespaces value)."""
     status: JSON = {
         "addresses": [
             {"type": "InternalIP", "address": internal_ip},
@@ -55,7 +107,9 @@ def make_node(
             "systemUUID": "00000000-0000-4000-8000-000000000000",
         },
     }
-    if runtime_handlers_userns is not None:
+    if runtime_handlers is not None:
+        status["runtimeHandlers"] = runtime_handlers
+    elif runtime_handlers_userns is not None:
         features = {"recursiveReadOnlyMounts": True, "userNamespaces": runtime_handlers_userns}
         status["runtimeHandlers"] = [
             {"name": "", "features": dict(features)},
@@ -200,9 +254,12 @@ def kubelet_config(
     max_pods: int = 110,
     feature_gates: dict[str, bool] | None = None,
     cgroup_driver: str = "systemd",
-    root_dir: str = "/var/lib/kubelet",
 ) -> JSON:
-    """The inner part of the kubelet's /configz answer (a KubeletConfiguration)."""
+    """The inner part of the kubelet's /configz answer (a KubeletConfiguration).
+
+    v1beta1 fields only: there is no rootDir (``--root-dir`` is a command-line flag only,
+    kubernetes/kubelet config/v1beta1/types.go; cmd/kubelet/app/options/options.go).
+    """
     config: JSON = {
         "enableServer": True,
         "staticPodPath": "/etc/kubernetes/manifests",
@@ -220,8 +277,40 @@ def kubelet_config(
         "featureGates": dict(
             feature_gates if feature_gates is not None else {"UserNamespacesSupport": True}
         ),
-        "rootDir": root_dir,
     }
     if ids_per_pod is not None:
         config["userNamespaces"] = {"idsPerPod": ids_per_pod}
     return config
+
+
+def kubelet_config_file(config: JSON) -> str:
+    """The kubelet's ``--config`` file for a /configz answer: the same fields, as YAML."""
+    import yaml
+
+    document = {"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration"}
+    return yaml.safe_dump({**document, **config}, sort_keys=False)
+
+
+def kubelet_argv(kubelet_root: str, container_runtime_version: str) -> list[str]:
+    """The kubelet's command line as kubeadm's systemd drop-in starts it.
+
+    kubeadm passes ``--bootstrap-kubeconfig``, ``--kubeconfig``, ``--config`` and (from
+    kubeadm-flags.env) ``--container-runtime-endpoint`` (kubernetes
+    cmd/kubeadm/app/phases/kubelet/flags.go); a non-default root is a ``--root-dir`` flag, the
+    only way to set it (cmd/kubelet/app/options/options.go).
+    """
+    socket = (
+        "unix:///run/containerd/containerd.sock"
+        if container_runtime_version.startswith("containerd://")
+        else "unix:///var/run/crio/crio.sock"
+    )
+    argv = [
+        "/usr/local/bin/kubelet",
+        "--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf",
+        "--kubeconfig=/etc/kubernetes/kubelet.conf",
+        f"--config={kubelet_root}/config.yaml",
+        f"--container-runtime-endpoint={socket}",
+    ]
+    if kubelet_root != "/var/lib/kubelet":
+        argv.append(f"--root-dir={kubelet_root}")
+    return argv

@@ -12,8 +12,8 @@ from kubectl_userns.cli.flags import (
     ContextFlag,
     ImageFlag,
     KubeconfigFlag,
-    KubeletRootFlag,
     LocalFlag,
+    NodeKubeletRootFlag,
     NoHeadersFlag,
     OutputFlag,
     ProbeNamespaceFlag,
@@ -106,7 +106,7 @@ def verify_node(
     ssh_config: SshConfigFlag = None,
     ssh_accept_new: SshAcceptNewFlag = False,
     ssh_timeout: SshTimeoutFlag = 10.0,
-    kubelet_root: KubeletRootFlag = "/var/lib/kubelet",
+    kubelet_root: NodeKubeletRootFlag = None,
     via: ViaFlag = "ssh",
     image: ImageFlag = None,
     probe_namespace: ProbeNamespaceFlag = None,
@@ -242,7 +242,9 @@ def run_verify_node(
         if connect_error:
             node_error = connect_error[0]
         if runner is not None and node_error is None:
-            args = [access.kubelet_root, *(["probe"] if probe else [])]
+            # "-": the probe finds the root on the running kubelet's command line
+            root_arg = access.kubelet_root if access.kubelet_root_given else "-"
+            args = [root_arg, *(["probe"] if probe else [])]
             try:
                 output = runner.run(load_script("node"), args)
                 if output.exit_status != 0:
@@ -272,7 +274,7 @@ def run_verify_node(
         info=info,
         settings=settings,
         dump=dump,
-        kubelet_root=access.kubelet_root,
+        kubelet_root=dump.kubelet_root if dump is not None else access.kubelet_root,
         probe_requested=probe,
         pods=dict(pods),
     )
