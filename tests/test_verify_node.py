@@ -190,9 +190,14 @@ def test_stale_userns_record_outside_the_pool(cluster: Sandbox) -> None:
     assert failed(run) == ["userns-records"]
     check = checks(run)["userns-records"]
     assert check["observed"].startswith("2 of 2 record(s) the kubelet rejects")
-    outside = f"{old.uid} (default/old): host IDs 13107200-13172735 outside the pool"
+    outside = (
+        f"{old.uid} (default/old): id 13107200 is out of range (host IDs 13107200-13172735 lie "
+        "outside the pool)"
+    )
     assert outside in check["observed"]
-    assert f"{gone} (no such pod in the API): length 131072" in check["observed"]
+    assert f"{gone} (no such pod in the API): wrong user namespace length 131072" in (
+        check["observed"]
+    )
     assert old.uid in check["fix"] and gone in check["fix"]
 
 
@@ -224,7 +229,9 @@ def test_old_runtime_in_the_node_object(cluster: Sandbox, api_node: str) -> None
     run = verify(cluster, api_node)
     assert run.exit_code == 1
     assert " FAIL " in row(run, "container-runtime")
-    assert "silently ignores hostUsers: false" in row(run, "container-runtime")
+    # a 1.33 kubelet asks the runtime, which says nothing: every hostUsers: false pod fails
+    assert "kubelet v1.33.1 refuses every hostUsers: false pod" in row(run, "container-runtime")
+    assert "silently" not in run.stdout
     assert "container-runtime: upgrade containerd to 2.0 or later" in run.stdout
 
 

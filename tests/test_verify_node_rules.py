@@ -33,6 +33,7 @@ from kubectl_userns.probe.node_dump import NodeDump, parse_node_dump
 from kubectl_userns.sandbox.objects import kubelet_config, make_node
 
 DATA = Path(__file__).parent / "data" / "node"
+TESTPOD = "e33ed7f7-0c89-42a5-9956-94a0a1761b23"  # a pod recorded in wk1.probe.txt
 
 
 def recorded(name: str) -> str:
@@ -219,12 +220,15 @@ def test_kubelet_versions() -> None:
 @pytest.mark.parametrize(
     ("runtime", "kubelet", "expected"),
     [
-        ("cri-o://1.25.0", "v1.30.0", "PASS"),
-        ("cri-o://1.24.6", "v1.30.0", "FAIL"),
+        ("cri-o://1.25.0", "v1.29.4", "PASS"),  # before 1.30 the kubelet asks nothing
+        ("cri-o://1.29.0", "v1.30.0", "FAIL"),  # from 1.30 it asks; CRI-O says so from 1.30.0
+        ("cri-o://1.30.0", "v1.30.0", "PASS"),
+        ("cri-o://1.24.6", "v1.29.0", "FAIL"),
         ("containerd://2.0.0", "v1.33.1", "PASS"),
         ("containerd://1.7.22", "v1.26.3", "PASS"),
         ("containerd://1.7.22", "v1.30.0", "FAIL"),
         ("containerd://1.6.21", "v1.33.1", "FAIL"),
+        ("containerd://1.6.21", "v1.29.0", "FAIL"),
         ("docker://24.0.7", "v1.33.1", "WARN"),
         ("", "v1.33.1", "SKIP"),
     ],
@@ -232,6 +236,22 @@ def test_kubelet_versions() -> None:
 def test_container_runtime(runtime: str, kubelet: str, expected: str) -> None:
     rep = report(context(recorded("wk1"), runtime=runtime, kubelet=kubelet))
     assert status(rep, "container-runtime") == expected
+
+
+def test_container_runtime_says_why() -> None:
+    wk1 = recorded("wk1")
+    refused = by_id(report(context(wk1, runtime="containerd://1.6.21", kubelet="v1.33.1")))
+    assert "kubelet v1.33.1 refuses every hostUsers: false pod" in (
+        refused["container-runtime"]["observed"]
+    )
+    assert "silently" not in refused["container-runtime"]["observed"]
+    ignored = by_id(report(context(wk1, runtime="containerd://1.6.21", kubelet="v1.29.0")))
+    assert "silently ignores hostUsers: false with kubelets before 1.30" in (
+        ignored["container-runtime"]["observed"]
+    )
+    crio = by_id(report(context(wk1, runtime="cri-o://1.29.0", kubelet="v1.30.0")))
+    assert crio["container-runtime"]["observed"].endswith("(CRI-O reports it from 1.30.0)")
+    assert crio["container-runtime"]["fix"] == "upgrade CRI-O to 1.30"
 
 
 def test_runtime_handlers() -> None:
@@ -458,22 +478,73 @@ def test_userns_records_the_kubelet_would_reject() -> None:
         record_line("a", 7208960),  # the last slot: inside
         record_line("b", 7274496),  # just past the pool
         record_line("c", 131072, length=131072),
-        record_line("d", 4980736),  # the same slot as testpod
+        record_line("d", 4980736),  # the same slot as testpod, whose directory sorts after d
         record_line("e", 196608, inside=1),
         "userns\tf\t{not json",
         "usernsbad\tg\tunreadable",
+        record_line("h", 196613),  # not on a slot boundary
+        "userns\ti\t",  # empty: a pod without a user namespace
     )
     check = by_id(report(context(text)))["userns-records"]
     assert check["status"] == "FAIL"
     observed = check["observed"]
-    assert observed.startswith("6 of 9 record(s)")
-    assert "a (" not in observed
-    assert "b (no such pod in the API): host IDs 7274496-7340031 outside the pool" in observed
-    assert "c (no such pod in the API): length 131072, not idsPerPod 65536" in observed
-    assert "d (no such pod in the API): host ID 4980736 also used by pod" in observed
-    assert "e (no such pod in the API): container ID 1, not 0" in observed
-    assert "f (no such pod in the API): not a valid record" in observed
-    assert "g (no such pod in the API): unreadable" in observed
+    assert observed.startswith(
+        "7 of 11 record(s) the kubelet rejects at its next restart (it then fails to start): "
+    )
+    assert "a (" not in observed and "i (" not in observed
+    # the kubelet's own words for each (pkg/kubelet/userns/userns_manager.go)
+    no_pod = "(no such pod in the API)"
+    assert (
+        f"b {no_pod}: id 7274496 is out of range (host IDs 7274496-7340031 lie outside the pool)"
+    ) in observed
+    assert f"c {no_pod}: wrong user namespace length 131072 (idsPerPod is 65536)" in observed
+    assert f'range picked for pod "{TESTPOD}" already taken (by d)' in observed
+    assert f"e {no_pod}: invalid user namespace configuration: UID 0 must be mapped" in observed
+    assert f"f {no_pod}: invalid user namespace mappings file (" in observed
+    assert f"g {no_pod}: unreadable" in observed
+    assert f"h {no_pod}: wrong user namespace offset specified 196613" in observed
+    assert "out of range" not in observed.split(f"c {no_pod}")[1].split(";")[0]
+
+
+def test_bad_records_with_the_gate_off_do_not_stop_the_kubelet() -> None:
+    text = with_lines(recorded("wk1"), record_line("b", 7274496))
+    off = kubelet_config(feature_gates={"UserNamespacesSupport": False})
+    check = by_id(report(context(text, config=off)))["userns-records"]
+    assert check["status"] == "FAIL"
+    assert "the kubelet ignores while its user-namespace gate is off and rejects once it is on" in (
+        check["observed"]
+    )
+    pool = by_id(report(context(recorded("broken"), config=off)))
+    assert "ignored while the user-namespace gate is off" in pool["pool-alignment"]["observed"]
+    on = by_id(report(context(recorded("broken"))))
+    assert on["pool-alignment"]["observed"].endswith(": the kubelet fails to start")
+
+
+def test_a_pool_past_2_32_wraps_to_host_root() -> None:
+    line = "kubelet:4294901760:131072"  # the last 65536 IDs, then 65536 more past 2^32
+    text = (
+        recorded("wk1")
+        .replace("kubelet:65536:7208960", line)
+        .replace("0: kubelet 65536 7208960", "0: kubelet 4294901760 131072")
+    )
+    check = by_id(report(context(text, config=kubelet_config(max_pods=2))))["pool-end"]
+    assert check["status"] == "FAIL"
+    assert check["observed"].endswith(
+        "the pool runs 65536 IDs past 2^32, and the kubelet's slots wrap around to low host "
+        "IDs, host UID 0 (root) included"
+    )
+
+
+def test_a_kubelet_line_without_a_kubelet_user_is_not_a_failure() -> None:
+    text = with_lines(recorded("wk1"), drop="user") + ""
+    text = text.replace("subids\tuid\t0\t0: kubelet 65536 7208960", "subids\tuid\t1\t")
+    rep = report(context(text.replace("end\n", "nouser\tkubelet\nend\n")))
+    found = by_id(rep)
+    assert [c["id"] for c in rep["checks"] if c["status"] == "FAIL"] == []
+    assert found["kubelet-user"]["observed"].endswith(
+        "its kubelet:65536:7208960 line(s) in /etc/subuid and /etc/subgid are not used"
+    )
+    assert found["subid-pool"]["status"] == "SKIP"
 
 
 # --- settings from the node ------------------------------------------------------------------

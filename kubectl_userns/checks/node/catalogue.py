@@ -10,9 +10,8 @@ drift from the checks themselves - the way kube-bench keeps its checks as data w
 audit, expectation and remediation.
 
 A check function takes the :class:`~.facts.Context` and returns its :class:`Check`, or None
-when it does not apply to this node (``kubelet-root`` when the kubelet names no root
-directory, ``probe-user`` when the probe ran as root, the pool rules that follow from a
-kubelet without a user, ``idmap-*`` without ``--probe``).
+when it does not apply to this node (``probe-user`` when the probe ran as root, the pool rules
+that follow from a kubelet without a user, ``idmap-*`` without ``--probe``).
 """
 
 from __future__ import annotations
@@ -45,6 +44,7 @@ REPORT_ORDER = (
     "kernel-version",
     "container-runtime",
     "runtime-handlers",
+    "kubelet-process",
     "kubelet-root",
     "probe-user",
     "oci-runtime",

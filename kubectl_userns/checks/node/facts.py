@@ -101,7 +101,6 @@ class KubeletSettings:
     max_pods: int | None = None
     cgroup_driver: str | None = None
     fail_cgroup_v1: bool | None = None
-    root_dir: str | None = None
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -138,7 +137,6 @@ def _settings(config: dict[str, Any], source: str, origin: str, problem: str) ->
         max_pods=_int_or_none(config.get("maxPods")),
         cgroup_driver=str(config["cgroupDriver"]) if config.get("cgroupDriver") else None,
         fail_cgroup_v1=_bool_or_none(config.get("failCgroupV1")),
-        root_dir=str(config["rootDir"]) if config.get("rootDir") else None,
     )
 
 
@@ -148,7 +146,11 @@ def settings_from_configz(config: dict[str, Any]) -> KubeletSettings:
 
 
 def settings_from_node(dump: NodeDump | None, configz_problem: str) -> KubeletSettings:
-    """Settings from the kubelet's config file and command line on the node, else defaults."""
+    """Settings from the kubelet's config file and command line on the node, else defaults.
+
+    Both are the running kubelet's, as the node probe identified it (never a process that only
+    calls itself kubelet); the kubelet root is the probe's business (``NodeDump.kubelet_root``).
+    """
     import yaml
 
     config: dict[str, Any] = {}
@@ -175,8 +177,6 @@ def settings_from_node(dump: NodeDump | None, configz_problem: str) -> KubeletSe
         for flag, key in (("max-pods", "maxPods"), ("cgroup-driver", "cgroupDriver")):
             if flag in flags:
                 config[key] = flags[flag]
-        if "root-dir" in flags:
-            config["rootDir"] = flags["root-dir"]
     if not origin:
         return KubeletSettings("defaults", "kubelet defaults", configz_problem)
     return _settings(config, "node", origin, configz_problem)
@@ -184,7 +184,7 @@ def settings_from_node(dump: NodeDump | None, configz_problem: str) -> KubeletSe
 
 def _kubelet_flags(args: Sequence[str]) -> dict[str, str]:
     flags: dict[str, str] = {}
-    wanted = ("feature-gates", "max-pods", "cgroup-driver", "root-dir")
+    wanted = ("feature-gates", "max-pods", "cgroup-driver")
     items = list(args)
     for index, arg in enumerate(items):
         if not arg.startswith("--"):

@@ -206,6 +206,14 @@ def kubelet_root_fs(ctx: Context) -> Check:
     fstype = dump.root_fstype
     expected = "a filesystem this kernel can idmap"
     bind = _probe_step(ctx, "bind")
+    if dump.kubelet_root_state != "dir":
+        return Check(
+            "kubelet-root-fs",
+            SKIP,
+            f"{root} does not exist (see kubelet-root)",
+            expected,
+            NODE,
+        )
     if fstype is None:
         return Check(
             "kubelet-root-fs",
@@ -213,7 +221,7 @@ def kubelet_root_fs(ctx: Context) -> Check:
             f"{root}: no mount found",
             expected,
             NODE,
-            f"check that {root} exists, or pass --kubelet-root",
+            f"check the mounts under {root}",
         )
     observed = f"{fstype} ({dump.root_mountpoint or '?'})"
     fix_fs = f"move {root} to a local filesystem that supports idmapped mounts (ext4, xfs, btrfs)"

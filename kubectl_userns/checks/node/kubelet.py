@@ -17,6 +17,7 @@ from kubectl_userns.checks.node.catalogue import (
 from kubectl_userns.checks.node.facts import UNIT, Context, Version, show_minor
 
 KEP = "KEP-127 (kubernetes/enhancements keps/sig-node/127-user-namespaces)"
+DEFAULT_ROOT = "/var/lib/kubelet"
 
 # --- the feature's timeline (userns-facts.md, section 1) --------------------------------------
 
@@ -44,6 +45,38 @@ def feature_state(kubelet: Version) -> str:
 
 def gate_default(kubelet: Version) -> bool:
     return kubelet[:2] >= (1, 33)
+
+
+def userns_gate_on(ctx: Context) -> bool | None:
+    """Whether the kubelet runs with its user-namespace gate on (None: not known).
+
+    With the gate off the kubelet neither validates its ID pool nor reads the pod records:
+    getKubeletMappings returns the default pool and MakeUserNsManager reads no records
+    (kubernetes pkg/kubelet/kubelet_pods.go, pkg/kubelet/userns/userns_manager.go).
+    """
+    kubelet = ctx.kubelet
+    if kubelet is None or kubelet[:2] < (1, 25):
+        return None
+    if kubelet[:2] >= (1, 36):
+        return True
+    configured = ctx.settings.feature_gates.get(gate_name(kubelet))
+    if configured is not None:
+        return configured
+    if ctx.settings.source == "defaults" and not gate_default(kubelet):
+        return None  # the config was not read: it may well turn the gate on
+    return gate_default(kubelet)
+
+
+def start_effect(ctx: Context) -> str:
+    """What a bad pool or record does to the kubelet, given its gate."""
+    gate = userns_gate_on(ctx)
+    if gate is False:
+        return (
+            "ignored while the user-namespace gate is off; with it on, the kubelet fails to start"
+        )
+    if gate is None:
+        return "with the user-namespace gate on, the kubelet fails to start"
+    return "the kubelet fails to start"
 
 
 # --- the checks --------------------------------------------------------------------------------
@@ -118,7 +151,17 @@ def kubelet_config(ctx: Context) -> Check:
             NODE,
             grant,
         )
-    where = "no kubelet config file found on the node" if ctx.dump else "the node was not read"
+    if ctx.dump is None:
+        where = "the node was not read"
+    elif ctx.dump.kubelet_pid is None:
+        where = "no running kubelet found on the node to take its --config from"
+    elif ctx.dump.kubelet_config_problem:
+        where = (
+            f"the kubelet's --config {ctx.dump.kubelet_config_path} is "
+            f"{ctx.dump.kubelet_config_problem}"
+        )
+    else:
+        where = "the running kubelet has no --config file"
     return Check(
         "kubelet-config",
         WARN,
@@ -225,27 +268,86 @@ def ids_per_pod(ctx: Context) -> Check:
     return Check("ids-per-pod", PASS, f"userNamespaces.idsPerPod={configured}", expected, src)
 
 
+# kubernetes cmd/kubelet/app/options/options.go: --root-dir, default /var/lib/kubelet; it is no
+# field of the KubeletConfiguration (kubernetes/kubelet config/v1beta1/types.go), so /configz
+# never names it - only the running kubelet's command line does
+ROOT_HINT = "k0s: /var/lib/k0s/kubelet, microk8s: /var/snap/microk8s/common/var/lib/kubelet"
+
+
+@register(
+    "kubelet-process",
+    area=KUBELET,
+    source=NODE,
+    reads=("every process named kubelet on the node: uid_map, NSpid, Uid, cgroup, exe",),
+    expects="one kubelet in the host user and PID namespace, as UID 0, outside the kubepods "
+    "cgroups, running a root-owned kubelet binary of the node; processes that only call "
+    "themselves kubelet are named and ignored",
+    upstream=(
+        "user_namespaces(7), pid_namespaces(7): a pod's namespaces are children of the host's",
+        "kubernetes/kubernetes pkg/kubelet/cm (pods' cgroups under kubepods)",
+    ),
+)
+def kubelet_process(ctx: Context) -> Check:
+    dump = ctx.node
+    expected = "the node's kubelet"
+    ignored = [p for p in dump.kubelet_processes if not p.accepted]
+    found = next((p for p in dump.kubelet_processes if p.accepted), None)
+    not_believed = "; not believed: " + "; ".join(f"PID {p.pid} ({p.detail})" for p in ignored)
+    if found is not None:
+        observed = f"PID {found.pid}, {found.detail}" + (not_believed if ignored else "")
+        return Check("kubelet-process", PASS, observed, expected, NODE)
+    observed = "no running kubelet found" + (not_believed if ignored else "")
+    return Check(
+        "kubelet-process",
+        WARN,
+        observed,
+        expected,
+        NODE,
+        "nothing on the node's command lines is used; pass --kubelet-root DIR when the kubelet's "
+        f"root is not {DEFAULT_ROOT} ({ROOT_HINT})",
+    )
+
+
 @register(
     "kubelet-root",
     area=KUBELET,
-    source=API,
+    source=NODE,
     reads=("the kubelet's --root-dir (its command line on the node)", "--kubelet-root"),
-    expects="--kubelet-root names the kubelet's root directory (checked when it is known)",
-    upstream=("kubernetes/kubernetes cmd/kubelet/app/server.go (--root-dir is a flag only)",),
-    reports=(NODE,),
+    expects="the kubelet's root directory exists; --kubelet-root, when given, names the "
+    "kubelet's --root-dir",
+    upstream=(
+        "kubernetes/kubernetes cmd/kubelet/app/options/options.go (--root-dir, a flag only)",
+        "kubernetes/kubelet config/v1beta1/types.go (no rootDir field)",
+    ),
 )
-def kubelet_root(ctx: Context) -> Check | None:
-    configured = ctx.settings.root_dir
-    if not configured:
-        return None
-    expected = f"--kubelet-root {ctx.kubelet_root}"
-    if configured.rstrip("/") == ctx.kubelet_root.rstrip("/"):
-        return Check("kubelet-root", PASS, configured, expected, ctx.settings_source)
-    return Check(
-        "kubelet-root",
-        WARN,
-        f"the kubelet's rootDir is {configured}",
-        expected,
-        ctx.settings_source,
-        f"rerun with --kubelet-root {configured}",
-    )
+def kubelet_root(ctx: Context) -> Check:
+    dump = ctx.node
+    root, source, state = dump.kubelet_root, dump.kubelet_root_source, dump.kubelet_root_state
+    running = dump.kubelet_cmdline_root
+    kubelet_found = dump.kubelet_pid is not None
+    expected = "the kubelet's root directory"
+    where = {
+        "flag": "--kubelet-root",
+        "cmdline": "the running kubelet's --root-dir",
+        "default": "the default; the running kubelet has no --root-dir"
+        if kubelet_found
+        else "the default; no running kubelet found",
+    }[source]
+    actual = running or (DEFAULT_ROOT if kubelet_found else None)
+    if state != "dir":
+        what = "does not exist" if state == "missing" else "is not a directory"
+        if source == "flag" and actual and actual != root:
+            fix = f"rerun with --kubelet-root {actual} (the running kubelet's root)"
+        else:
+            fix = f"rerun with --kubelet-root DIR, the kubelet's --root-dir ({ROOT_HINT})"
+        return Check("kubelet-root", WARN, f"{root} ({where}) {what}", expected, NODE, fix)
+    if source == "flag" and actual and actual.rstrip("/") != root.rstrip("/"):
+        return Check(
+            "kubelet-root",
+            WARN,
+            f"{root} (--kubelet-root), but the running kubelet's root is {actual}",
+            expected,
+            NODE,
+            f"rerun with --kubelet-root {actual}, or without --kubelet-root",
+        )
+    return Check("kubelet-root", PASS, f"{root} ({where})", expected, NODE)

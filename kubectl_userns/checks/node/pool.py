@@ -16,6 +16,7 @@ from kubectl_userns.checks.node.catalogue import (
     register,
 )
 from kubectl_userns.checks.node.facts import Context
+from kubectl_userns.checks.node.kubelet import start_effect
 from kubectl_userns.checks.node.subids import (
     SUBID_FILES,
     KubeletPool,
@@ -66,11 +67,19 @@ def kubelet_user(ctx: Context) -> Check:
         uid, gid = dump.kubelet_user
         return Check("kubelet-user", PASS, f"kubelet (UID {uid}, GID {gid})", expected, NODE)
     pool = default_pool(ctx.ids_per_pod)
+    # getKubeletMappings looks the user up first: without one, kubelet: lines are never read
+    # (kubernetes pkg/kubelet/kubelet_pods.go)
+    unused = [line.text for line in dump.subuid + dump.subgid if line.owner == "kubelet"]
+    ignored = (
+        f"; its {', '.join(dict.fromkeys(unused))} line(s) in {SUBID_FILES} are not used"
+        if unused
+        else ""
+    )
     return Check(
         "kubelet-user",
         WARN,
         f"no kubelet user: the kubelet uses its default pool {pool.first}-{pool.last}, which "
-        f"overlaps every other subordinate range and ends at {MAX_ID}",
+        f"overlaps every other subordinate range and ends at {MAX_ID}{ignored}",
         expected,
         NODE,
         "useradd --system --no-create-home --shell /usr/sbin/nologin kubelet; then "
@@ -135,7 +144,7 @@ def subid_pool(ctx: Context) -> Check:
         return Check(
             "subid-pool",
             FAIL,
-            f"{problem}: the kubelet fails to start",
+            f"{problem}: {start_effect(ctx)}",
             EXPECTED_POOL,
             NODE,
             _pool_fix(ctx, dump, first_uid),
@@ -144,7 +153,8 @@ def subid_pool(ctx: Context) -> Check:
         return Check(
             "subid-pool",
             FAIL,
-            f"UID ranges {shown_uid}; GID ranges {shown_gid}: the kubelet accepts only one",
+            f"UID ranges {shown_uid}; GID ranges {shown_gid}: the kubelet accepts only one "
+            f"({start_effect(ctx)})",
             EXPECTED_POOL,
             NODE,
             _pool_fix(ctx, dump, first_uid),
@@ -175,7 +185,7 @@ def pool_uid_gid(ctx: Context) -> Check | None:
     return Check(
         "pool-uid-gid",
         FAIL,
-        f"/etc/subuid {shown_uid}, /etc/subgid {shown_gid}: the kubelet fails to start "
+        f"/etc/subuid {shown_uid}, /etc/subgid {shown_gid}: {start_effect(ctx)} "
         "(mismatched subuids and subgids)",
         "UID range = GID range",
         NODE,
@@ -204,11 +214,20 @@ def _pool_rule(ctx: Context, index: int, rule_id: str) -> Check:
         return Check(rule_id, PASS, rule.observed, rule.expected, NODE)
     pool, rule = failing[0]
     observed = rule.observed if len(ranges) == 1 else f"{pool.line()}: {rule.observed}"
-    effect = (
-        "the last pod slot cannot be mapped"
-        if rule_id == "pool-end"
-        else "the kubelet fails to start"
-    )
+    if rule_id != "pool-end":
+        effect = start_effect(ctx)
+    elif pool.first + pool.count > 2**32:
+        # allocateOne computes uint32((index + off) * length): past 2^32 the slots wrap around to
+        # the lowest host IDs (kubernetes pkg/kubelet/userns/userns_manager.go, #141345)
+        effect = (
+            f"the pool runs {pool.first + pool.count - 2**32} IDs past 2^32, and the kubelet's "
+            "slots wrap around to low host IDs, host UID 0 (root) included"
+        )
+    else:
+        effect = (
+            f"the last pod slot ends at {MAX_ID}, which the kernel refuses to map "
+            "(kubernetes#139916)"
+        )
     return Check(
         rule_id,
         FAIL,
