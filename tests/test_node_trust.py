@@ -16,10 +16,12 @@ import pytest
 
 from kubectl_userns.sandbox.cluster import Sandbox
 from kubectl_userns.sandbox.node import node_exec
+from kubectl_userns.sandbox.objects import kubelet_config
 from kubectl_userns.sandbox.pods import spawn
 from tests.cli import Run, run_cli
 
 K0S_ROOT = "/var/lib/k0s/kubelet"
+CRIO_129 = "cri-o://1.29.0"
 KUBELET = "/usr/local/bin/kubelet"  # the sandbox node's kubelet binary
 
 
@@ -61,6 +63,35 @@ def cluster(make_sandbox: Callable[[], Sandbox]) -> Iterator[Sandbox]:
         ["setpriv", "--reuid=1000", "--", KUBELET, "--root-dir=/etc"],
         cgroup="user.slice",
     )
+    # kubelet and runtime versions, as their Node objects report them
+    sandbox.add_node("tr-crio129", kubelet_version="v1.30.4", container_runtime_version=CRIO_129)
+    off = kubelet_config(feature_gates={"UserNamespacesSupport": False})
+    sandbox.add_node(
+        "tr-131off",
+        kubelet_version="v1.31.2",
+        container_runtime_version="cri-o://1.31.1",
+        configz=off,
+        subuid="kubelet:100000:7208960\n",
+        subgid="kubelet:100000:7208960\n",
+    )
+    big = "kubelet:131072:14417920\n"  # 110 pods x 131072
+    sandbox.add_node(
+        "tr-135",
+        kubelet_version="v1.35.0",
+        container_runtime_version="cri-o://1.35.0",
+        configz=kubelet_config(ids_per_pod=131072),
+        subuid=big,
+        subgid=big,
+    )
+    sandbox.add_node(
+        "tr-136",
+        kubelet_version="v1.36.0",
+        container_runtime_version="containerd://2.0.4",
+        configz=kubelet_config(feature_gates={}),
+    )
+    wrap = "kubelet:4294901760:131072\n"  # the last 65536 IDs, and 65536 past 2^32
+    sandbox.add_node("tr-wrap", subuid=wrap, subgid=wrap, configz=kubelet_config(max_pods=2))
+    sandbox.add_node("tr-nouser", kubelet_user=False)
     yield sandbox
 
 
@@ -86,29 +117,153 @@ def test_kubelet_root_comes_from_the_kubelets_command_line(cluster: Sandbox) -> 
     rep = report(run)
     assert rep["kubelet"]["root"] == K0S_ROOT
     found = checks(run)
+    assert found["kubelet-root"]["status"] == "PASS"
+    assert found["kubelet-root"]["observed"] == f"{K0S_ROOT} (the running kubelet's --root-dir)"
+    assert found["kubelet-root"]["source"] == "node"
     assert found["userns-records"]["observed"] == "1 record(s), all inside the pool"
-    assert found["kubelet-root-fs"]["observed"].startswith(f"ext4 ({K0S_ROOT})") or (
-        K0S_ROOT in found["kubelet-root-fs"]["observed"]
-    )
+    assert found["kubelet-root-fs"]["observed"].endswith(f"({K0S_ROOT}), idmappable since 5.12")
+
+
+def test_a_missing_kubelet_root_is_named_with_the_fix(cluster: Sandbox) -> None:
+    run = verify(cluster, "tr-k0s", "--kubelet-root", "/var/lib/kubelet", "--probe", "-o", "wide")
+    assert run.exit_code == 0, run.stdout
+    assert run.stderr == ""
+    row = next(line for line in run.stdout.splitlines() if line.startswith("kubelet-root "))
+    assert row.split()[1] == "WARN"
+    assert "/var/lib/kubelet (--kubelet-root) does not exist" in row
+    assert f"rerun with --kubelet-root {K0S_ROOT} (the running kubelet's root)" in row
+    found = {line.split()[0]: line for line in run.stdout.splitlines()[1:] if line.strip()}
+    assert found["kubelet-root-fs"].split()[1] == "SKIP"
+    assert "does not exist (see kubelet-root)" in found["userns-records"]
+    assert found["idmap-kubelet-root"].split()[1] == "SKIP"
+    assert "/var/lib/kubelet does not exist" in found["idmap-kubelet-root"]
+    assert "move" not in run.stdout and "ext4" not in found["idmap-kubelet-root"]
 
 
 # --- the kubelet is what a tenant cannot fake ----------------------------------------------------
 
 
 def test_processes_named_kubelet_are_not_believed(cluster: Sandbox) -> None:
-    run = verify(cluster, "tr-fakes", "-o", "json")
+    # without /configz the report falls back to the node: only a real kubelet's files count
+    cluster.store.set_forbidden(["/api/v1/nodes/tr-fakes/proxy"])
+    try:
+        run = verify(cluster, "tr-fakes", "-o", "json")
+    finally:
+        cluster.store.set_forbidden([])
+    assert run.exit_code == 0, run.stdout
     assert run.stderr == ""
     rep = report(run)
     # none of the lures' flags were followed: no /etc/shadow read as a config, no /etc as root
     assert rep["kubelet"]["root"] == "/var/lib/kubelet"
-    assert rep["kubelet"]["configSource"] == "configz"
-    assert "/etc/shadow" not in run.stdout or "not believed" in run.stdout
+    assert rep["kubelet"]["configSource"] == "defaults"
+    found = checks(run)
+    process = found["kubelet-process"]
+    assert process["status"] == "WARN"
+    observed = process["observed"]
+    assert observed.startswith("no running kubelet found; not believed: PID ")
+    assert observed.count("PID ") == 3
+    assert "(runs in a user namespace of its own (uid_map is not the host's))" in observed
+    assert "(does not run as UID 0 (Uid: 1000 1000 1000 1000))" in observed
+    assert (
+        "(its executable /var/lib/kubelet/tenant/kubelet is writable by others than root "
+        "(mode 777))"
+    ) in observed
+    assert "pass --kubelet-root DIR" in process["fix"]
+    assert (
+        "no running kubelet found on the node to take its --config from"
+        in (found["kubelet-config"]["observed"])
+    )
+    assert "/etc/shadow" not in run.stdout
+    assert found["kubelet-root"]["observed"] == (
+        "/var/lib/kubelet (the default; no running kubelet found)"
+    )
 
 
 def test_a_real_kubelet_beside_a_fake_one_is_found(cluster: Sandbox) -> None:
     run = verify(cluster, "tr-both", "-o", "json")
     assert run.exit_code == 0, run.stdout
     assert report(run)["kubelet"]["root"] == "/var/lib/kubelet"
+    process = checks(run)["kubelet-process"]
+    assert process["status"] == "PASS"
+    assert process["observed"].startswith("PID ")
+    assert f", {KUBELET}; not believed: PID " in process["observed"]
+    assert "does not run as UID 0" in process["observed"]
+
+
+# --- kubelet and runtime versions -------------------------------------------------------------
+
+
+def test_crio_1_29_under_a_1_30_kubelet_is_not_ready(cluster: Sandbox) -> None:
+    run = verify(cluster, "tr-crio129")
+    assert run.exit_code == 1
+    assert run.stderr == ""
+    row = next(line for line in run.stdout.splitlines() if line.startswith("container-runtime "))
+    assert row.split()[1] == "FAIL"
+    assert (
+        f"{CRIO_129}: kubelet v1.30.4 refuses every hostUsers: false pod, since this runtime "
+        "reports no user-namespace support for its handlers (CRI-O reports it from 1.30.0)"
+    ) in row
+    assert "container-runtime: upgrade CRI-O to 1.30" in run.stdout
+    assert "NOT READY for user namespaces" in run.stdout.splitlines()[-1]
+    assert "(container-runtime)" in run.stdout.splitlines()[-1]
+
+
+def test_a_gate_off_is_blamed_on_the_gate(cluster: Sandbox) -> None:
+    run = verify(cluster, "tr-131off", "-o", "json")
+    assert run.exit_code == 1
+    assert run.stderr == ""
+    node = cluster.store.get("nodes", "tr-131off")
+    assert node is not None
+    # a 1.31 kubelet with the gate off reports its handlers without userNamespaces
+    assert node["status"]["runtimeHandlers"][0]["features"] == {"recursiveReadOnlyMounts": True}
+    found = checks(run)
+    assert found["feature-gate"]["status"] == "FAIL"
+    handlers = found["runtime-handlers"]
+    assert handlers["status"] == "SKIP"
+    assert (
+        "only with the UserNamespacesSupport gate on (see feature-gate)" in (handlers["observed"])
+    )
+    assert "upgrade" not in handlers["fix"] + handlers["observed"]
+    assert found["container-runtime"]["status"] == "PASS"
+    # the bad pool: the kubelet reads it only with the gate on
+    assert found["pool-alignment"]["observed"] == (
+        "first ID 100000 (34464 past a multiple): ignored while the user-namespace gate is off; "
+        "with it on, the kubelet fails to start"
+    )
+
+
+@pytest.mark.parametrize(("node", "runtime"), [("tr-135", "cri-o"), ("tr-136", "containerd")])
+def test_current_kubelets_are_ready(cluster: Sandbox, node: str, runtime: str) -> None:
+    run = verify(cluster, node, "-o", "json")
+    assert run.exit_code == 0, run.stdout
+    assert run.stderr == ""
+    found = checks(run)
+    assert found["runtime-handlers"]["status"] == "PASS"
+    assert found["container-runtime"]["observed"].startswith(f"{runtime}://")
+    assert report(run)["summary"]["verdict"] == "READY"
+
+
+def test_a_pool_past_2_32_says_it_wraps_to_root(cluster: Sandbox) -> None:
+    run = verify(cluster, "tr-wrap", "-o", "json")
+    assert run.exit_code == 1
+    assert run.stderr == ""
+    rows = [c for c in report(run)["checks"] if c["status"] == "FAIL"]
+    assert [c["id"] for c in rows] == ["pool-end"]
+    assert rows[0]["observed"] == (
+        "last ID 4295032831: the pool runs 65536 IDs past 2^32, and the kubelet's slots wrap "
+        "around to low host IDs, host UID 0 (root) included"
+    )
+
+
+def test_a_kubelet_line_without_a_kubelet_user_fails_nothing(cluster: Sandbox) -> None:
+    run = verify(cluster, "tr-nouser", "-o", "json")
+    assert run.exit_code == 0, run.stdout
+    assert run.stderr == ""
+    found = checks(run)
+    assert [c for c, v in found.items() if v["status"] == "FAIL"] == []
+    assert found["kubelet-user"]["observed"].endswith(
+        "its kubelet:65536:7208960 line(s) in /etc/subuid and /etc/subgid are not used"
+    )
 
 
 # --- nothing written on the node --------------------------------------------------------------

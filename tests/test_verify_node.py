@@ -195,8 +195,9 @@ def test_stale_userns_record_outside_the_pool(cluster: Sandbox) -> None:
         "outside the pool)"
     )
     assert outside in check["observed"]
-    assert f"{gone} (no such pod in the API): wrong user namespace length 131072" in (
-        check["observed"]
+    assert (
+        f"{gone} (no such pod in the API): wrong user namespace length 131072"
+        in (check["observed"])
     )
     assert old.uid in check["fix"] and gone in check["fix"]
 

@@ -241,13 +241,15 @@ def test_container_runtime(runtime: str, kubelet: str, expected: str) -> None:
 def test_container_runtime_says_why() -> None:
     wk1 = recorded("wk1")
     refused = by_id(report(context(wk1, runtime="containerd://1.6.21", kubelet="v1.33.1")))
-    assert "kubelet v1.33.1 refuses every hostUsers: false pod" in (
-        refused["container-runtime"]["observed"]
+    assert (
+        "kubelet v1.33.1 refuses every hostUsers: false pod"
+        in (refused["container-runtime"]["observed"])
     )
     assert "silently" not in refused["container-runtime"]["observed"]
     ignored = by_id(report(context(wk1, runtime="containerd://1.6.21", kubelet="v1.29.0")))
-    assert "silently ignores hostUsers: false with kubelets before 1.30" in (
-        ignored["container-runtime"]["observed"]
+    assert (
+        "silently ignores hostUsers: false with kubelets before 1.30"
+        in (ignored["container-runtime"]["observed"])
     )
     crio = by_id(report(context(wk1, runtime="cri-o://1.29.0", kubelet="v1.30.0")))
     assert crio["container-runtime"]["observed"].endswith("(CRI-O reports it from 1.30.0)")
@@ -511,8 +513,9 @@ def test_bad_records_with_the_gate_off_do_not_stop_the_kubelet() -> None:
     off = kubelet_config(feature_gates={"UserNamespacesSupport": False})
     check = by_id(report(context(text, config=off)))["userns-records"]
     assert check["status"] == "FAIL"
-    assert "the kubelet ignores while its user-namespace gate is off and rejects once it is on" in (
-        check["observed"]
+    assert (
+        "the kubelet ignores while its user-namespace gate is off and rejects once it is on"
+        in (check["observed"])
     )
     pool = by_id(report(context(recorded("broken"), config=off)))
     assert "ignored while the user-namespace gate is off" in pool["pool-alignment"]["observed"]
