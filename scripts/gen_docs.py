@@ -110,6 +110,7 @@ VOLATILE = [
     (re.compile(r"user:\[\d+\]"), "user:[N]"),  # namespace inode numbers
     (re.compile(r"^(\S+ +)\d+", re.M), r"\1PID"),  # the PID column
     (re.compile(r"PIDs \d+(?:, \d+)*"), "PIDs N"),
+    (re.compile(r"\bPID \d+"), "PID N"),  # verify-node's kubelet-process
     # what this machine's kernel decides (sandbox nodes report the sandbox's kernel release
     # and OCI runtime, sandbox/node.py, but read the real limit)
     (re.compile(r"max_user_namespaces=\d+"), "max_user_namespaces=N"),

@@ -70,6 +70,10 @@ def test_the_drift_check_masks_only_what_the_host_decides() -> None:
     for a, b in (
         ("user:[4026532187]", "user:[4026532999]"),
         ("PIDs 18 run", "PIDs 21 run"),
+        (
+            "kubelet-process PASS PID 22, /usr/local/bin/kubelet",
+            "kubelet-process PASS PID 9, /usr/local/bin/kubelet",
+        ),
         ("user.max_user_namespaces=96365", "user.max_user_namespaces=1024"),
         (
             "ext4 (/var/lib/kubelet), idmappable since 5.12",

@@ -175,7 +175,7 @@ def test_processes_named_kubelet_are_not_believed(cluster: Sandbox) -> None:
     )
     assert "/etc/shadow" not in run.stdout
     assert found["kubelet-root"]["observed"] == (
-        "/var/lib/kubelet (the default; no running kubelet found)"
+        "/var/lib/kubelet (default; no running kubelet found)"
     )
 
 

@@ -329,9 +329,9 @@ def kubelet_root(ctx: Context) -> Check:
     where = {
         "flag": "--kubelet-root",
         "cmdline": "the running kubelet's --root-dir",
-        "default": "the default; the running kubelet has no --root-dir"
+        "default": "default; the kubelet has no --root-dir"
         if kubelet_found
-        else "the default; no running kubelet found",
+        else "default; no running kubelet found",
     }[source]
     actual = running or (DEFAULT_ROOT if kubelet_found else None)
     if state != "dir":

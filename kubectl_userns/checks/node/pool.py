@@ -291,8 +291,13 @@ def pool_size(ctx: Context) -> Check:
     area=POOL,
     source=NODE,
     reads=SUBID_READS,
-    expects=f"last ID < {MAX_ID} (the kernel cannot map the last slot of the default pool)",
-    upstream=("kubernetes#139916", "kubernetes#141345"),
+    expects=f"last ID < {MAX_ID} (the kernel cannot map a slot ending there); a pool past "
+    "2^32 wraps the kubelet's slots around to low host IDs, 0 included",
+    upstream=(
+        "kubernetes#139916",
+        "kubernetes#141345",
+        f"{USERNS_MANAGER} (allocateOne: uint32((index + off) * length))",
+    ),
 )
 def pool_end(ctx: Context) -> Check:
     return _pool_rule(ctx, 4, "pool-end")
