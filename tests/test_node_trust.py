@@ -74,6 +74,10 @@ def cluster(make_sandbox: Callable[[], Sandbox]) -> Iterator[Sandbox]:
         subuid="kubelet:100000:7208960\n",
         subgid="kubelet:100000:7208960\n",
     )
+    records = Path(sandbox.nodes["tr-131off"].dir) / "kubelet" / "pods"
+    for uid, text in (("a-nouserns", ""), ("b-offset", record(196613))):
+        (records / uid).mkdir()
+        (records / uid / "userns").write_text(text)
     big = "kubelet:131072:14417920\n"  # 110 pods x 131072
     sandbox.add_node(
         "tr-135",
@@ -93,6 +97,11 @@ def cluster(make_sandbox: Callable[[], Sandbox]) -> Iterator[Sandbox]:
     sandbox.add_node("tr-wrap", subuid=wrap, subgid=wrap, configz=kubelet_config(max_pods=2))
     sandbox.add_node("tr-nouser", kubelet_user=False)
     yield sandbox
+
+
+def record(host_id: int) -> str:
+    mapping = f'[{{"hostId": {host_id}, "containerId": 0, "length": 65536}}]'
+    return f'{{"uidMappings": {mapping}, "gidMappings": {mapping}}}'
 
 
 def verify(cluster: Sandbox, *args: str) -> Run:
@@ -225,6 +234,12 @@ def test_a_gate_off_is_blamed_on_the_gate(cluster: Sandbox) -> None:
     )
     assert "upgrade" not in handlers["fix"] + handlers["observed"]
     assert found["container-runtime"]["status"] == "PASS"
+    # the records: the kubelet's own error; an empty one is a pod without a user namespace
+    assert found["userns-records"]["observed"] == (
+        "1 of 2 record(s) the kubelet ignores while its user-namespace gate is off and rejects "
+        "once it is on (it then fails to start): b-offset (no such pod in the API): wrong user "
+        "namespace offset specified 196613 (not a multiple of 65536)"
+    )
     # the bad pool: the kubelet reads it only with the gate on
     assert found["pool-alignment"]["observed"] == (
         "first ID 100000 (34464 past a multiple): ignored while the user-namespace gate is off; "
