@@ -75,7 +75,11 @@ class APIRefusedError(UsernsError):
 
 
 class APIError(UsernsError):
-    """Any other unexpected answer of the Kubernetes API."""
+    """Any other unexpected answer of the Kubernetes API, or an answer of the wrong shape."""
+
+
+class CredentialError(UsernsError):
+    """The kubeconfig's credential plugin failed, hung or printed no credential."""
 
 
 class KubeconfigError(UsernsError):

@@ -38,36 +38,32 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def split_kubeconfig(tmp_path: Path) -> str:
+def split_kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Two files in $KUBECONFIG (--kubeconfig names one file, as for kubectl)."""
     first = tmp_path / "clusters.yaml"
     first.write_text(CLUSTERS.format(server=f"http://127.0.0.1:{_closed_port()}"))
     second = tmp_path / "contexts.yaml"
     second.write_text(CONTEXTS)
+    monkeypatch.setenv("KUBECONFIG", f"{first}:{second}")
     return f"{first}:{second}"
 
 
-def test_kubeconfig_paths_joined_with_colon_are_merged(
-    split_kubeconfig: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("KUBECONFIG", split_kubeconfig)
-    # the kubernetes package reads $KUBECONFIG when no file is given, as kubectl does
-    client = KubeClient.from_options(ClusterOptions(kubeconfig=split_kubeconfig))
+def test_kubeconfig_paths_joined_with_colon_are_merged(split_kubeconfig: str) -> None:
+    client = KubeClient.from_options(ClusterOptions())
     assert client.namespace == "shop"
     assert client.server.startswith("http://127.0.0.1:")
 
 
 def test_context_namespace_and_flag_precedence(split_kubeconfig: str) -> None:
-    plain = KubeClient.from_options(ClusterOptions(kubeconfig=split_kubeconfig, context="plain"))
+    plain = KubeClient.from_options(ClusterOptions(context="plain"))
     assert plain.namespace == "default"
-    flagged = KubeClient.from_options(
-        ClusterOptions(kubeconfig=split_kubeconfig, context="plain", namespace="kube-system")
-    )
+    flagged = KubeClient.from_options(ClusterOptions(context="plain", namespace="kube-system"))
     assert flagged.namespace == "kube-system"
 
 
 def test_unknown_context_is_bad_input(split_kubeconfig: str) -> None:
     with pytest.raises(KubeconfigError) as caught:
-        KubeClient.from_options(ClusterOptions(kubeconfig=split_kubeconfig, context="nope"))
+        KubeClient.from_options(ClusterOptions(context="nope"))
     assert caught.value.exit_code == 2
     assert 'context "nope" is not in the kubeconfig (contexts: plain, shop)' in str(caught.value)
 
@@ -79,7 +75,7 @@ def test_missing_kubeconfig_file(tmp_path: Path) -> None:
 
 
 def test_unreachable_api_is_exit_3_and_hides_the_token(split_kubeconfig: str) -> None:
-    client = KubeClient.from_options(ClusterOptions(kubeconfig=split_kubeconfig, context="plain"))
+    client = KubeClient.from_options(ClusterOptions(context="plain"))
     with pytest.raises(APIUnreachableError) as caught:
         client.get_pod("testpod")
     assert caught.value.exit_code == 3

@@ -241,6 +241,23 @@ def test_missing_rbac_is_named(cluster: Sandbox, no_leftovers: None) -> None:
         cluster.store.set_forbidden([])
 
 
+def test_a_read_only_user_is_told_the_refused_create(cluster: Sandbox, no_leftovers: None) -> None:
+    """Create and delete both refused: the create is what the user must fix (issue 14.12)."""
+    try:
+        cluster.store.set_forbidden(
+            ["POST /api/v1/namespaces/default/pods", "DELETE /api/v1/namespaces/default/pods"]
+        )
+        run = cli(cluster, "inspect", "iso", "--via", "pod")
+        assert (run.exit_code, run.stdout) == (3, "")
+        assert run.stderr == (
+            "error: the Kubernetes API forbids create pods in namespace default (403), which "
+            "--via pod needs; ask for RBAC permission to create pods there, or pick another "
+            "--probe-namespace.\n"
+        )
+    finally:
+        cluster.store.set_forbidden([])
+
+
 def test_flag_conflicts(cluster: Sandbox) -> None:
     run = cli(cluster, "inspect", "iso", "--via", "pod", "--ssh-user", "admin")
     assert (run.exit_code, run.stdout) == (2, "")

@@ -1,19 +1,27 @@
-"""The Kubernetes API layer: kubeconfig loading and raw JSON reads.
+"""The Kubernetes API layer: KubeClient, read-only JSON access to the objects the tool needs.
 
-The ``kubernetes`` package does the hard parts (kubeconfig merging, certificates, tokens, exec
-credential plugins); this module makes plain GET requests through its ``ApiClient`` and returns
-plain dicts. The generated ``CoreV1Api`` is deliberately not imported: it alone costs about half
-a second of start-up and gives nothing a raw JSON read does not.
+The kubeconfig is read by :mod:`kubectl_userns.access.kubeconfig` (client-go's rules), requests
+go through :mod:`kubectl_userns.access.http` (one deadline per request, Go's proxy rules, the
+tool's User-Agent) and credentials come from :mod:`kubectl_userns.access.credentials`. Answers
+are checked against :mod:`kubectl_userns.access.objects` before anything reads them. Every
+failure is a domain error whose message is one printable line without secrets: the server is
+shown with its userinfo masked, tokens and plugin output never appear.
 """
 
 from __future__ import annotations
 
+import base64
 import json
-import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
+from kubectl_userns.access import kubeconfig as kubeconfig_files
+from kubectl_userns.access.credentials import CredentialCache
+from kubectl_userns.access.http import Deadline, TLSVerifyError, Transport
+from kubectl_userns.access.kubeconfig import RestConfig
+from kubectl_userns.access.objects import NAMESPACE, NODE, POD, checked, checked_items
 from kubectl_userns.errors import (
     APIError,
     APIRefusedError,
@@ -25,6 +33,8 @@ from kubectl_userns.options import ClusterOptions
 
 JSON = dict[str, Any]
 
+kubeconfig_path = kubeconfig_files.kubeconfig_path
+
 
 @dataclass(frozen=True)
 class ApiAnswer:
@@ -34,73 +44,96 @@ class ApiAnswer:
     body: JSON | None
 
 
-def kubeconfig_path(explicit: str | None) -> str:
-    """The kubeconfig kubectl would read: --kubeconfig, else $KUBECONFIG, else ~/.kube/config.
-
-    $KUBECONFIG is read at call time, not when the kubernetes package was imported.
-    """
-    return explicit or os.environ.get("KUBECONFIG") or "~/.kube/config"
+def apply_overrides(config: RestConfig, options: ClusterOptions) -> RestConfig:
+    """``config`` with the kubectl global flags of ``options`` applied (flags win)."""
+    if options.namespace:
+        config = replace(config, namespace=options.namespace)
+    return config
 
 
 class KubeClient:
-    """Read-only access to the objects kubectl-userns needs."""
+    """Read-only access to the objects kubectl-userns needs (thread-safe)."""
 
-    def __init__(self, api_client: Any, namespace: str, server: str, timeout: float) -> None:
-        self._api = api_client
-        self.namespace = namespace
-        self.server = server
-        self._timeout = timeout
+    def __init__(self, config: RestConfig, timeout: float | None = None) -> None:
+        self.config = config
+        self.namespace = config.namespace
+        self.server = config.server_display
+        self._timeout = timeout if timeout else None
+        self._transport = Transport(config)
+        self._credentials = CredentialCache()
+        self._cert_from_plugin: bytes | None = None
+        self._lock = threading.Lock()
+        self._file_token: str | None = None
 
     @classmethod
     def from_options(cls, options: ClusterOptions) -> KubeClient:
         """Load the kubeconfig (or the in-cluster config) the way kubectl does."""
-        from kubernetes import config  # heavy: only on paths that talk to a cluster
-        from kubernetes.config.config_exception import ConfigException
+        config = kubeconfig_files.load(options.kubeconfig, options.context, options.namespace)
+        return cls(apply_overrides(config, options), options.request_timeout)
 
-        path = kubeconfig_path(options.kubeconfig)
-        try:
-            contexts, active = config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
-                config_file=path
-            )
-            chosen = active
-            if options.context is not None:
-                matches = [c for c in contexts if c.get("name") == options.context]
-                if not matches:
-                    names = ", ".join(sorted(str(c.get("name")) for c in contexts)) or "none"
-                    raise KubeconfigError(
-                        f'context "{options.context}" is not in the kubeconfig '
-                        f"(contexts: {names}); pick one with --context."
+    # --- credentials -------------------------------------------------------------------------
+
+    def _auth_headers(self, deadline: Deadline) -> list[tuple[str, str]]:
+        c = self.config
+        headers: list[tuple[str, str]] = []
+        token = c.token
+        if c.exec_plugin is not None and not token:
+            credential = self._credentials.get(c, deadline)
+            token = credential.token
+            if (
+                credential.client_cert_data
+                and credential.client_cert_data != self._cert_from_plugin
+            ):
+                with self._lock:
+                    self._cert_from_plugin = credential.client_cert_data
+                    self._transport = Transport(
+                        replace(
+                            c,
+                            client_cert_file=None,
+                            client_key_file=None,
+                            client_cert_data=credential.client_cert_data,
+                            client_key_data=credential.client_key_data,
+                        )
                     )
-                chosen = matches[0]
-            api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
-                config_file=path, context=options.context
+        if not token and c.token_file:
+            token = self._read_token_file(c.token_file)
+        if token:
+            headers.append(("Authorization", f"Bearer {token}"))
+        elif c.username is not None or c.server_userinfo is not None:
+            pair = (
+                f"{c.username}:{c.password or ''}"
+                if c.username is not None
+                else _unquote_userinfo(c.server_userinfo or "")
             )
-            namespace = options.namespace or (chosen or {}).get("context", {}).get("namespace")
-        except ConfigException as exc:
-            if options.kubeconfig is None and not options.context:
-                api_client = _in_cluster_client()
-                if api_client is not None:
-                    return cls(
-                        api_client,
-                        options.namespace or _in_cluster_namespace(),
-                        api_client.configuration.host,
-                        options.request_timeout,
-                    )
-            raise KubeconfigError(
-                f"cannot load the kubeconfig ({_first_line(exc)}); point --kubeconfig or "
-                "KUBECONFIG at a valid file."
-            ) from None
-        except OSError as exc:
-            raise KubeconfigError(
-                f"cannot read the kubeconfig: {exc.strerror or exc}; point --kubeconfig or "
-                "KUBECONFIG at a readable file."
-            ) from None
-        return cls(
-            api_client,
-            namespace or "default",
-            api_client.configuration.host,
-            options.request_timeout,
-        )
+            headers.append(("Authorization", "Basic " + base64.b64encode(pair.encode()).decode()))
+        if c.impersonate_user:
+            headers.append(("Impersonate-User", c.impersonate_user))
+        if c.impersonate_uid:
+            headers.append(("Impersonate-Uid", c.impersonate_uid))
+        for group in c.impersonate_groups:
+            headers.append(("Impersonate-Group", group))
+        for key, values in c.impersonate_extra:
+            for value in values:
+                headers.append((f"Impersonate-Extra-{quote(key, safe='')}", value))
+        for name, value in headers:
+            if any(ch in value for ch in "\r\n\0"):
+                raise KubeconfigError(
+                    f'the {name} header for user "{c.user}" would contain a line break; fix the '
+                    "user's credentials in the kubeconfig."
+                )
+        return headers
+
+    def _read_token_file(self, path: str) -> str:
+        if self._file_token is None:
+            try:
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    self._file_token = handle.read().strip()
+            except OSError as exc:
+                raise KubeconfigError(
+                    f'cannot read the token file {path} of user "{self.config.user}" '
+                    f"({exc.strerror or exc}); fix tokenFile in the kubeconfig."
+                ) from None
+        return self._file_token
 
     # --- raw access ------------------------------------------------------------------------
 
@@ -109,7 +142,7 @@ class KubeClient:
         status, raw = self.call("GET", path, query)
         try:
             body = json.loads(raw) if raw else None
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         return ApiAnswer(status, body if isinstance(body, dict) else None)
 
@@ -123,44 +156,30 @@ class KubeClient:
         accept: str = "application/json",
     ) -> tuple[int, bytes]:
         """Send one request and return its status and raw body; connection failures raise."""
-        import urllib3
-
+        deadline = Deadline(self._timeout)
         params = [(k, v) for k, v in (query or {}).items() if v]
-        headers_in = {"Accept": accept}
+        target = path + ("?" + urlencode(params) if params else "")
+        headers = [("Accept", accept), *self._auth_headers(deadline)]
+        data = None
         if body is not None:
-            headers_in["Content-Type"] = "application/json"
-        method, url, headers, data, _post = self._api.param_serialize(
-            method,
-            path,
-            query_params=params,
-            header_params=headers_in,
-            body=body,
-            auth_settings=["BearerToken"],
-        )
+            headers.append(("Content-Type", "application/json"))
+            data = json.dumps(body).encode()
+        transport = self._transport
         try:
-            response = self._api.call_api(
-                method, url, header_params=headers, body=data, _request_timeout=self._timeout
-            )
-            raw = response.read()
-        except urllib3.exceptions.MaxRetryError as exc:
+            return transport.send(method, target, headers, data, deadline, self._unreachable)
+        except TLSVerifyError as exc:
             raise APIUnreachableError(
-                f"the Kubernetes API at {self.server} did not answer ({_reason(exc.reason)}); "
-                "check that the cluster is up and the kubeconfig points at it."
+                f"the TLS certificate of the Kubernetes API at {self.server} did not verify for "
+                f"the server name {exc.server_name} against {transport.ca_description()} "
+                f"({_printable(exc.detail)}); fix the cluster's certificate-authority, "
+                "certificate-authority-data or tls-server-name in the kubeconfig."
             ) from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise APIUnreachableError(
-                f"the Kubernetes API at {self.server} did not answer ({_reason(exc)}); "
-                "check that the cluster is up and the kubeconfig points at it."
-            ) from None
-        except Exception as exc:  # the client wraps TLS failures in ApiException(status=0)
-            if getattr(exc, "status", None) == 0:
-                raise APIUnreachableError(
-                    f"cannot talk to the Kubernetes API at {self.server} "
-                    f"({_first_line(getattr(exc, 'reason', exc))}); check the kubeconfig's "
-                    "server address and certificate authority."
-                ) from None
-            raise
-        return int(response.status), bytes(raw or b"")
+
+    def _unreachable(self, reason: str) -> APIUnreachableError:
+        return APIUnreachableError(
+            f"the Kubernetes API at {self.server} did not answer ({reason}); check that the "
+            "cluster is up and the kubeconfig points at it."
+        )
 
     def get(self, path: str, what: str, query: dict[str, str] | None = None) -> JSON:
         """GET ``path`` (described as ``what`` in errors) and insist on a 200 JSON object."""
@@ -170,11 +189,13 @@ class KubeClient:
         raise self._error(answer, what)
 
     def _error(self, answer: ApiAnswer, what: str) -> Exception:
-        message = (answer.body or {}).get("message") or f"HTTP {answer.status}"
+        message = _message(answer.body) or f"HTTP {answer.status}"
         if answer.status == 401:
+            plugin = " or check its credential plugin" if self.config.exec_plugin else ""
             return APIRefusedError(
                 f"the Kubernetes API refused the credentials (401 Unauthorized) while reading "
-                f"{what}; renew them, e.g. log in again or fix the token in the kubeconfig."
+                f"{what}; renew them, e.g. log in again or fix the token in the kubeconfig"
+                f"{plugin}."
             )
         if answer.status == 403:
             return APIRefusedError(
@@ -189,6 +210,7 @@ class KubeClient:
 
     def get_pod(self, name: str, namespace: str | None = None) -> JSON:
         ns = namespace or self.namespace
+        what = f'pod "{name}" in namespace "{ns}"'
         answer = self.request(f"/api/v1/namespaces/{_seg(ns)}/pods/{_seg(name)}")
         if answer.status == 404:
             raise NotFoundError(
@@ -196,8 +218,8 @@ class KubeClient:
                 f"'kubectl get pods -n {ns}' or pass -n NAMESPACE."
             )
         if answer.status == 200 and answer.body is not None:
-            return answer.body
-        raise self._error(answer, f'pod "{name}" in namespace "{ns}"')
+            return checked(answer.body, POD, what)
+        raise self._error(answer, what)
 
     def list_pods(
         self,
@@ -214,7 +236,7 @@ class KubeClient:
             what,
             {"labelSelector": label_selector or "", "fieldSelector": field_selector or ""},
         )
-        return list(body.get("items") or [])
+        return checked_items(body, POD, f"the list of {what}")
 
     def list_all(
         self, path: str, what: str, query: dict[str, str] | None = None, *, page: int = 500
@@ -242,12 +264,16 @@ class KubeClient:
                 f"node \"{name}\" not found; list the nodes with 'kubectl get nodes'."
             )
         if answer.status == 200 and answer.body is not None:
-            return answer.body
+            return checked(answer.body, NODE, f'node "{name}"')
         raise self._error(answer, f'node "{name}"')
 
     def list_nodes(self, label_selector: str | None = None) -> list[JSON]:
         body = self.get("/api/v1/nodes", "nodes", {"labelSelector": label_selector or ""})
-        return list(body.get("items") or [])
+        return checked_items(body, NODE, "the list of nodes")
+
+    def list_namespaces(self) -> list[JSON]:
+        body = self.get("/api/v1/namespaces", "namespaces")
+        return checked_items(body, NAMESPACE, "the list of namespaces")
 
     def get_configz(self, node: str) -> tuple[JSON | None, str]:
         """The kubelet's live configuration through the API server's node proxy.
@@ -263,7 +289,7 @@ class KubeClient:
             return None, "the kubelet's /configz answer has no 'kubeletconfig' object"
         if answer.status == 403:
             return None, "403 Forbidden: RBAC does not allow get on nodes/proxy"
-        message = (answer.body or {}).get("message") or ""
+        message = _message(answer.body)
         return None, f"HTTP {answer.status}{': ' + message if message else ''}"
 
 
@@ -272,39 +298,20 @@ def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
-def _reason(exc: object) -> str:
-    text = _first_line(exc)
-    for marker in (
-        "Connection refused",
-        "timed out",
-        "Name or service not known",
-        "No route to host",
-        "certificate verify failed",
-    ):
-        if marker.lower() in text.lower():
-            return marker.lower()
-    return text
+def _unquote_userinfo(userinfo: str) -> str:
+    from urllib.parse import unquote
+
+    user, _, password = userinfo.partition(":")
+    return f"{unquote(user)}:{unquote(password)}"
 
 
-def _first_line(value: object) -> str:
-    text = str(value).strip()
-    return text.splitlines()[0] if text else type(value).__name__
+def _printable(value: object, limit: int = 300) -> str:
+    """One line of printable text: whitespace runs become one space, control bytes '?'."""
+    text = " ".join(str(value).split())
+    return "".join(c if c.isprintable() else "?" for c in text)[:limit]
 
 
-def _in_cluster_client() -> Any:
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
-
-    try:
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
-    except ConfigException:
-        return None
-    return client.ApiClient()
-
-
-def _in_cluster_namespace() -> str:
-    try:
-        with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as handle:
-            return handle.read().strip() or "default"
-    except OSError:
-        return "default"
+def _message(body: JSON | None) -> str:
+    """A Status answer's message as one printable line ('' when there is none)."""
+    message = (body or {}).get("message")
+    return _printable(message) if isinstance(message, str) else ""

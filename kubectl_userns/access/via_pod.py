@@ -341,9 +341,12 @@ class PodRunner:
             host_root=self._host_root,
             privileged=self._privileged,
         )
+        may_exist = True  # until the API says it stored nothing
+        failure: BaseException | None = None
         try:
             status, raw = self._client.call("POST", self._pods(), body=manifest)
             if status not in (200, 201):
+                may_exist = False  # refused (403, 409, ...): nothing of ours to delete
                 raise self._refused("create", "pods", status, raw)
             pod = self._wait(name)
             state = _terminated(pod)
@@ -354,12 +357,22 @@ class PodRunner:
                 raise self._refused("get", "pods/log", status, raw)
             stdout, stderr = split_log(raw.decode(errors="replace"))
             return ProbeOutput(stdout, stderr, int(state.get("exitCode", 1)))
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
-            # always, also on errors and Ctrl-C; a pod whose POST was cut short may exist too
-            self._delete(name)
+            # always, also on errors and Ctrl-C; a pod whose POST was cut short may exist too.
+            # A failure to delete never hides the failure that came first: it is added to it.
+            if may_exist:
+                try:
+                    self._delete(name)
+                except UsernsError as cleanup:
+                    if failure is None:
+                        raise
+                    if isinstance(failure, UsernsError):
+                        failure.message = f"{failure.message.rstrip('.')}; also {cleanup.message}"
 
     def _wait(self, name: str) -> dict[str, Any]:
-        import json
 
         deadline = time.monotonic() + self._options.timeout
         pause = 0.02
@@ -368,7 +381,7 @@ class PodRunner:
             status, raw = self._client.call("GET", self._pods(name))
             if status != 200:
                 raise self._refused("get", "pods", status, raw)
-            pod: dict[str, Any] = json.loads(raw)
+            pod = _pod_answer(raw, name, self.node)
             phase = (pod.get("status") or {}).get("phase")
             if phase in ("Succeeded", "Failed") and _terminated(pod):
                 return pod
@@ -409,6 +422,22 @@ class PodRunner:
 
     def close(self) -> None:
         return None
+
+
+def _pod_answer(raw: bytes, name: str, node: str) -> dict[str, Any]:
+    """The probe pod as the API answered it, checked like every pod the tool reads."""
+    import json
+
+    from kubectl_userns.access.objects import POD, checked
+
+    try:
+        pod = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ProbeError(
+            f"the Kubernetes API answered the probe pod {name} of node {node} with something "
+            "that is not JSON; the API server, or a proxy in front of it, is broken."
+        ) from None
+    return checked(pod, POD, f"the probe pod {name} of node {node}")
 
 
 def _terminated(pod: dict[str, Any]) -> dict[str, Any]:

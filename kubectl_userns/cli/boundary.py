@@ -14,6 +14,14 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def one_line(message: str) -> str:
+    """``message`` as one printable line: whitespace runs become one space, and other control
+    or unprintable characters (a server's or a parser's text may carry them) a ``\\xNN`` or
+    ``\\uNNNN`` escape, so no message can move the cursor or forge a second line."""
+    text = " ".join(message.split())
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 def report_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Wrap a command so an expected failure prints ``error: ...`` and exits with its code."""
 
@@ -22,7 +30,7 @@ def report_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except UsernsError as exc:
-            typer.echo(f"error: {exc.message}", err=True)
+            typer.echo(f"error: {one_line(exc.message)}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             typer.echo("error: interrupted; nothing was changed on any node.", err=True)

@@ -84,15 +84,12 @@ def _given(command: Any, words: Sequence[str]) -> tuple[dict[str, str], list[str
 def _cluster_names(kind: str, given: dict[str, str]) -> list[str]:
     """Names of ``kind`` from the cluster (or kubeconfig) the typed flags choose; [] on error."""
     try:
-        from kubectl_userns.access.api import KubeClient, kubeconfig_path
+        from kubectl_userns.access.api import KubeClient
+        from kubectl_userns.access.kubeconfig import context_names
         from kubectl_userns.options import ClusterOptions
 
         if kind == "contexts":
-            from kubernetes import config
-
-            path = kubeconfig_path(given.get("kubeconfig"))
-            contexts, _ = config.list_kube_config_contexts(config_file=path)  # type: ignore[no-untyped-call]
-            return [str(c.get("name")) for c in contexts]
+            return context_names(given.get("kubeconfig"))
 
         client = KubeClient.from_options(
             ClusterOptions(given.get("kubeconfig"), given.get("context"), None, 5.0)
@@ -102,7 +99,7 @@ def _cluster_names(kind: str, given: dict[str, str]) -> list[str]:
         elif kind == "nodes":
             items = client.list_nodes()
         else:
-            items = list(client.get("/api/v1/namespaces", "namespaces").get("items") or [])
+            items = client.list_namespaces()
     except Exception:  # completion stays quiet: no candidates rather than an error in the shell
         return []
     return [str((item.get("metadata") or {}).get("name", "")) for item in items]
