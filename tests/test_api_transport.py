@@ -16,7 +16,7 @@ import pytest
 
 from kubectl_userns.access.http import user_agent
 from kubectl_userns.sandbox.certs import make_ca_and_server_cert
-from tests.cli import run_cli, run_process
+from tests.cli import run_cli
 from tests.conftest import leftovers
 from tests.loopback import dripping_server, fake_api, kubeconfig, one_error_line, proxy
 
@@ -56,10 +56,7 @@ def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_server_dripping_headers_is_cut_at_the_request_timeout(tmp_path: Path) -> None:
     with dripping_server(0.2) as url:
         config = kubeconfig(tmp_path / "kc", url)
-        run = run_process(
-            ["inspect", "testpod", "--kubeconfig", str(config), "--request-timeout", "1"],
-            timeout=30,
-        )
+        run = run_cli(["inspect", "testpod", "--kubeconfig", str(config), "--request-timeout", "1"])
     assert run.stdout == ""
     line = one_error_line(run.stderr)
     assert f"the Kubernetes API at {url} did not answer (no answer within 1 s)" in line
@@ -73,10 +70,7 @@ def test_a_hanging_credential_plugin_is_killed_at_the_request_timeout(tmp_path: 
     plugin.chmod(0o755)
     with fake_api({POD_PATH: (200, PENDING)}) as api:
         config = kubeconfig(tmp_path / "kc", api.url, user=_exec_user(str(plugin)))
-        run = run_process(
-            ["inspect", "testpod", "--kubeconfig", str(config), "--request-timeout", "1"],
-            timeout=30,
-        )
+        run = run_cli(["inspect", "testpod", "--kubeconfig", str(config), "--request-timeout", "1"])
         assert api.requests == []
     assert run.stdout == ""
     line = one_error_line(run.stderr)
@@ -427,9 +421,7 @@ def test_plugin_scripts_are_not_left_running(tmp_path: Path) -> None:
     plugin.write_text(f"#!/bin/sh\nsh -c 'sleep 600; : {marker}' &\nwait\n")
     plugin.chmod(plugin.stat().st_mode | stat.S_IXUSR)
     config = kubeconfig(tmp_path / "kc", "http://127.0.0.1:1", user=_exec_user(str(plugin)))
-    run = run_process(
-        ["inspect", "testpod", "--kubeconfig", str(config), "--request-timeout", "1"], timeout=30
-    )
+    run = run_cli(["inspect", "testpod", "--kubeconfig", str(config), "--request-timeout", "1"])
     assert "did not answer within 1 s" in one_error_line(run.stderr)
     assert run.exit_code == 3
     assert leftovers(marker, []) == []
