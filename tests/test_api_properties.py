@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kubectl_userns.access import kubeconfig
-from kubectl_userns.access.http import bypasses_proxy
+from kubectl_userns.access.proxy import bypasses_proxy
 from kubectl_userns.access.kubeconfig import mask_url
 from kubectl_userns.access.objects import NODE, POD, checked, checked_items
 from kubectl_userns.errors import APIError, KubeconfigError
@@ -88,7 +88,7 @@ def test_api_pods_are_checked_or_refused(value: Any) -> None:
 @example({"items": [{"status": {"addresses": "zzz"}}]})
 def test_api_node_lists_are_checked_or_refused(value: Any) -> None:
     from kubectl_userns.access.node import node_address
-    from kubectl_userns.checks.node import node_info
+    from kubectl_userns.checks.node.facts import node_info
     from kubectl_userns.options import AddressType
 
     try:

@@ -21,13 +21,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import http.client
-import ipaddress
 import os
 import platform
 import socket
 import ssl
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -36,7 +34,9 @@ from urllib.parse import unquote, urlsplit
 
 from kubectl_userns import __version__
 from kubectl_userns.access.kubeconfig import RestConfig, mask_url
-from kubectl_userns.errors import APIUnreachableError, KubeconfigError
+from kubectl_userns.access.proxy import default_port, proxy_for
+from kubectl_userns.access.tls import ca_description, ssl_context
+from kubectl_userns.errors import APIUnreachableError
 
 _GOARCH = {
     "x86_64": "amd64",
@@ -60,121 +60,6 @@ def user_agent() -> str:
     )
     machine = platform.machine().lower()
     return f"kubectl-userns/{__version__} ({goos}/{_GOARCH.get(machine, machine or 'unknown')})"
-
-
-# --- proxies -------------------------------------------------------------------------------
-
-
-def _env(env: Mapping[str, str], *names: str) -> str:
-    for name in names:
-        value = env.get(name, "")
-        if value:
-            return value
-    return ""
-
-
-def _is_loopback(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped.is_loopback  # Go's IsLoopback looks through a mapped IPv4
-    return ip.is_loopback
-
-
-def _split_host_port(entry: str) -> tuple[str, str] | None:
-    """Go's net.SplitHostPort for ``host:port`` and ``[v6]:port``; None without a port."""
-    if entry.startswith("["):
-        end = entry.find("]")
-        if end < 0 or not entry[end + 1 :].startswith(":"):
-            return None
-        return entry[1:end], entry[end + 2 :]
-    if entry.count(":") != 1:
-        return None
-    host, port = entry.split(":")
-    return host, port
-
-
-def bypasses_proxy(host: str, port: str, no_proxy: str) -> bool:
-    """Whether Go's http.ProxyFromEnvironment would go direct to ``host:port``."""
-    host = host.strip().lower().strip("[]")
-    if host == "localhost":
-        return True
-    ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        ip = None
-    if ip is not None and _is_loopback(ip):
-        return True
-    for raw in no_proxy.split(","):
-        entry = raw.strip().lower()
-        if not entry:
-            continue
-        if entry == "*":
-            return True
-        if "/" in entry:
-            try:
-                network = ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                network = None
-            if network is not None:
-                if ip is not None and ip.version == network.version and ip in network:
-                    return True
-                continue
-        split = _split_host_port(entry)
-        if split is not None:
-            entry_host, entry_port = split
-            if not entry_host:
-                continue
-        else:
-            entry_host, entry_port = entry, ""
-        try:
-            entry_ip = ipaddress.ip_address(entry_host)
-        except ValueError:
-            entry_ip = None
-        if entry_ip is not None:
-            if ip is not None and ip == entry_ip and entry_port in ("", port):
-                return True
-            continue
-        if entry_host.startswith("*."):
-            entry_host = entry_host[1:]
-        match_host = not entry_host.startswith(".")
-        suffix = entry_host if not match_host else "." + entry_host
-        if (host.endswith(suffix) or (match_host and host == suffix[1:])) and entry_port in (
-            "",
-            port,
-        ):
-            return True
-    return False
-
-
-def _default_port(scheme: str) -> str:
-    return {"http": "80", "https": "443", "socks5": "1080"}.get(scheme, "")
-
-
-def proxy_for(config: RestConfig, env: Mapping[str, str] | None = None) -> str | None:
-    """The proxy URL kubectl would use for ``config.server``, or None to go direct."""
-    if config.proxy_url:
-        return config.proxy_url
-    env = os.environ if env is None else env
-    parts = urlsplit(config.server)
-    if parts.scheme == "https":
-        proxy = _env(env, "HTTPS_PROXY", "https_proxy")
-    else:
-        proxy = _env(env, "HTTP_PROXY", "http_proxy")
-        if proxy and env.get("REQUEST_METHOD"):
-            return None  # Go refuses HTTP_PROXY in a CGI environment
-    if not proxy:
-        return None
-    port = str(parts.port or _default_port(parts.scheme))
-    if bypasses_proxy(parts.hostname or "", port, _env(env, "NO_PROXY", "no_proxy")):
-        return None
-    # Go's parseProxy: a value without a known scheme is taken as http://value
-    try:
-        scheme = urlsplit(proxy).scheme
-    except ValueError:
-        scheme = ""
-    if scheme not in ("http", "https", "socks5"):
-        proxy = "http://" + proxy
-    return proxy
 
 
 # --- the transport -------------------------------------------------------------------------
@@ -340,7 +225,7 @@ class Transport:
         parts = urlsplit(config.server)
         self._scheme = parts.scheme
         self._host = parts.hostname or ""
-        self._port = parts.port or int(_default_port(parts.scheme))
+        self._port = parts.port or int(default_port(parts.scheme))
         self._base_path = parts.path
         self._netloc = parts.netloc
         self.server_name = config.tls_server_name or self._host
@@ -385,78 +270,14 @@ class Transport:
     def proxy_display(self) -> str | None:
         return self._route.proxy_display
 
-    # --- TLS ---------------------------------------------------------------------------------
-
     def ca_description(self) -> str:
-        c = self.config
-        if c.ca_file:
-            return f"the CA file {c.ca_file}"
-        if c.ca_data:
-            return f'the certificate-authority-data of cluster "{c.cluster}" in the kubeconfig'
-        return "the system's trusted CAs"
+        return ca_description(self.config)
 
     def _ssl_context(self) -> ssl.SSLContext:
         with self._context_lock:
             if self._context is None:
-                self._context = self._build_context()
+                self._context = ssl_context(self.config)
             return self._context
-
-    def _build_context(self) -> ssl.SSLContext:
-        c = self.config
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2  # client-go's default minimum
-        if c.insecure:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        else:
-            try:
-                if c.ca_file:
-                    context.load_verify_locations(cafile=c.ca_file)
-                elif c.ca_data:
-                    context.load_verify_locations(cadata=c.ca_data.decode("ascii", "replace"))
-                else:
-                    context.load_default_certs()
-            except (ssl.SSLError, OSError, ValueError) as exc:
-                raise KubeconfigError(
-                    f'cannot use {self.ca_description()} for cluster "{c.cluster}" '
-                    f"({_ssl_reason(exc)}); fix certificate-authority(-data) in the kubeconfig."
-                ) from None
-        self._load_client_cert(context)
-        return context
-
-    def _load_client_cert(self, context: ssl.SSLContext) -> None:
-        c = self.config
-        cert_file, key_file = c.client_cert_file, c.client_key_file
-        cert_data, key_data = c.client_cert_data, c.client_key_data
-        if not (cert_file or cert_data or key_file or key_data):
-            return
-        if not (cert_file or cert_data) or not (key_file or key_data):
-            raise KubeconfigError(
-                f'user "{c.user}" has a client certificate without its key (or a key without '
-                "its certificate); set both in the kubeconfig."
-            )
-        # ssl loads certificates only from files: data goes through a private temporary
-        # directory (mode 0700, removed at once)
-        scratch = (
-            tempfile.mkdtemp(prefix="kubectl-userns-tls-") if (cert_data or key_data) else None
-        )
-        try:
-            if cert_data is not None:
-                cert_file = _private_file(scratch, "cert.pem", cert_data)
-            if key_data is not None:
-                key_file = _private_file(scratch, "key.pem", key_data)
-            context.load_cert_chain(str(cert_file), str(key_file))
-        except (ssl.SSLError, OSError, ValueError) as exc:
-            raise KubeconfigError(
-                f'cannot use the client certificate of user "{c.user}" ({_ssl_reason(exc)}); '
-                "fix client-certificate(-data) and client-key(-data) in the kubeconfig."
-            ) from None
-        finally:
-            if scratch is not None:
-                for name in ("cert.pem", "key.pem"):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(os.path.join(scratch, name))
-                os.rmdir(scratch)
 
     # --- requests ------------------------------------------------------------------------------
 
@@ -548,23 +369,6 @@ class Transport:
             for conn in self._idle:
                 conn.close()
             self._idle = []
-
-
-def _private_file(directory: str | None, name: str, data: bytes) -> str:
-    assert directory is not None
-    path = os.path.join(directory, name)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    return path
-
-
-def _ssl_reason(exc: BaseException) -> str:
-    if isinstance(exc, ssl.SSLError):
-        return _printable(exc.reason or exc.strerror or type(exc).__name__)
-    if isinstance(exc, OSError):
-        return _printable(f"{exc.strerror or exc}{': ' + exc.filename if exc.filename else ''}")
-    return _printable(exc)
 
 
 def _reason(exc: BaseException, proxy: str | None) -> str:
