@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kubectl_userns.access import kubeconfig
-from kubectl_userns.access.proxy import bypasses_proxy
 from kubectl_userns.access.kubeconfig import mask_url
 from kubectl_userns.access.objects import NODE, POD, checked, checked_items
+from kubectl_userns.access.proxy import bypasses_proxy
 from kubectl_userns.errors import APIError, KubeconfigError
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
