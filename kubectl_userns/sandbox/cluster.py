@@ -20,7 +20,6 @@ from kubectl_userns.sandbox.node import (
     SYSTEMD_V1_HOST,
     NodeState,
     free_port,
-    kill_node,
     prepare_node_dir,
     remove_cgroup_tree,
     start_node,
@@ -46,9 +45,18 @@ from kubectl_userns.sandbox.pods import (
     spawn,
     start_containers,
 )
+from kubectl_userns.sandbox.statedir import (
+    cgroup_roots,
+    in_sandbox_cgroup,
+    kill_if_ours,
+    make_state_dir,
+    trusted_state_dir,
+    valid_id,
+)
 from kubectl_userns.sandbox.store import ObjectStore
 
 STATE_FILE = "sandbox.json"
+ID_FILE = "id"
 DEFAULT_STATE_DIR = Path("/tmp/kubectl-userns-sandbox")
 TESTPOD_UID = "e33ed7f7-0c89-42a5-9956-94a0a1761b23"
 KUBELET_CGROUP = "system.slice/kubelet.service"  # the kubelet's unit, outside kubepods
@@ -81,23 +89,23 @@ class Sandbox:
     @classmethod
     def create(cls, state_dir: Path) -> Sandbox:
         require_root()
-        state_dir = state_dir.resolve()
-        if str(state_dir).startswith("/run/") or str(state_dir).startswith("/etc/"):
-            raise SandboxError(f"the sandbox state dir {state_dir} cannot be under /run or /etc.")
-        if (state_dir / STATE_FILE).exists():
+        resolved = Path(os.path.abspath(state_dir)).resolve()
+        if str(resolved).startswith("/run/") or str(resolved).startswith("/etc/"):
+            raise SandboxError(f"the sandbox state dir {resolved} cannot be under /run or /etc.")
+        state_dir = make_state_dir(state_dir)  # 0700, the caller's, nobody else can write
+        if (state_dir / STATE_FILE).exists() or (state_dir / ID_FILE).exists():
             raise SandboxError(
                 f"a sandbox already runs from {state_dir}; stop it with "
                 "'kubectl userns sandbox down' first."
             )
-        state_dir.mkdir(parents=True, exist_ok=True)
         sandbox_id = uuid.uuid4().hex[:8]
         rng = random.Random(sandbox_id)
+        roots = cgroup_roots(sandbox_id, [CGROUP2_HOST, SYSTEMD_V1_HOST])
+        # the id first: a down after a crash at any later point finds the cgroups by it
+        _write_private(state_dir / ID_FILE, sandbox_id)
         data: dict[str, Any] = {
             "id": sandbox_id,
-            "cgroup_roots": [
-                f"{CGROUP2_HOST}/kubectl-userns-{sandbox_id}",
-                f"{SYSTEMD_V1_HOST}/kubectl-userns-{sandbox_id}",
-            ],
+            "cgroup_roots": [str(root) for root in roots],
             "address_prefix": f"127.{rng.randint(20, 250)}.{rng.randint(1, 250)}",
             "nodes": {},
             "pods": {},
@@ -105,7 +113,7 @@ class Sandbox:
         sandbox = cls(state_dir, data)
         sandbox.save()  # from here on, down() can clean up whatever follows
         try:
-            api = start_apiserver(state_dir, state_dir / "api")
+            api = start_apiserver(state_dir, state_dir / "api", cgroup=roots[0] / "apiserver")
             data["api"] = {"url": api.url, "ca": str(api.ca_path), "pid": api.pid}
             write_kubeconfig(
                 state_dir / "kubeconfig", server=api.url, ca_path=api.ca_path, token=api.token
@@ -135,6 +143,8 @@ class Sandbox:
 
     @classmethod
     def load(cls, state_dir: Path) -> Sandbox:
+        """The sandbox of ``state_dir``; SandboxError when it is untrusted, absent or corrupt."""
+        state_dir = trusted_state_dir(state_dir)
         path = state_dir / STATE_FILE
         try:
             data = json.loads(path.read_text())
@@ -142,7 +152,15 @@ class Sandbox:
             raise SandboxError(
                 f"no sandbox runs from {state_dir}; start one with 'kubectl userns sandbox up'."
             ) from None
-        return cls(state_dir.resolve(), data)
+        except (OSError, ValueError, RecursionError) as exc:
+            raise CorruptStateError(path, exc) from None
+        try:
+            if not isinstance(data, dict):
+                raise TypeError("not a JSON object")
+            valid_id(data.get("id"))
+            return cls(state_dir, data)
+        except (KeyError, TypeError, ValueError, AttributeError, SandboxError) as exc:
+            raise CorruptStateError(path, exc) from None
 
     def save(self) -> None:
         self.data["nodes"] = {n: s.to_json() for n, s in self.nodes.items()}
@@ -152,17 +170,22 @@ class Sandbox:
         os.replace(tmp, self.state_dir / STATE_FILE)
 
     def down(self) -> None:
-        """Kill every process, remove every cgroup and file the sandbox made. Idempotent."""
+        """Kill every process, remove every cgroup and file the sandbox made. Idempotent.
+
+        Only what is provably the sandbox's is touched (see :mod:`.statedir`): a PID of the
+        state file is signalled only when it sits in the sandbox's own cgroup tree, and the
+        trees removed are the ones named after the sandbox's id, whatever the file says.
+        """
+        sandbox_id = valid_id(self.data.get("id"))
         for node in self.nodes.values():
-            kill_node(node)
+            for pid in (node.init_pid, node.unshare_pid):
+                kill_if_ours(pid, sandbox_id)
         api = self.data.get("api")
-        if api:
+        if isinstance(api, dict) and in_sandbox_cgroup(api.get("pid"), sandbox_id):
             stop_apiserver(int(api["pid"]))
         for node in self.nodes.values():
             wait_gone(node.init_pid)
-        for root in self.data.get("cgroup_roots", []):
-            remove_cgroup_tree(Path(root))
-        shutil.rmtree(self.state_dir, ignore_errors=True)
+        down_by_id(self.state_dir, sandbox_id)
 
     # --- environment ------------------------------------------------------------------------
 
@@ -408,6 +431,52 @@ class Sandbox:
 
     def pod(self, name: str, namespace: str = "default") -> PodState:
         return self.pods[f"{namespace}/{name}"]
+
+
+class CorruptStateError(SandboxError):
+    """The state file does not parse or has the wrong shape."""
+
+    def __init__(self, path: Path, cause: BaseException) -> None:
+        why = " ".join(str(cause).split())[:120] or type(cause).__name__
+        super().__init__(
+            f"the sandbox state file {path} is corrupt ({why}); 'kubectl userns sandbox down' "
+            "still removes the sandbox by its id."
+        )
+        self.path = path
+
+
+def down_by_id(state_dir: Path, sandbox_id: str) -> None:
+    """Remove the sandbox's cgroup trees (and every process in them) and its state directory;
+    SandboxError when something is left, so that ``down`` never claims a clean stop falsely."""
+    roots = cgroup_roots(sandbox_id, [CGROUP2_HOST, SYSTEMD_V1_HOST])
+    for root in roots:
+        remove_cgroup_tree(root)
+    shutil.rmtree(state_dir, ignore_errors=True)
+    left = [str(root) for root in roots if root.exists()]
+    if state_dir.exists():
+        left.append(str(state_dir))
+    if left:
+        raise SandboxError(
+            f"the sandbox could not remove {', '.join(left)}; see what holds it (e.g. "
+            "'cat cgroup.procs' there) and run 'kubectl userns sandbox down' again."
+        )
+
+
+def down_corrupt(state_dir: Path) -> str:
+    """``down`` for a state directory whose sandbox.json is corrupt: by its id file."""
+    state_dir = trusted_state_dir(state_dir)
+    try:
+        sandbox_id = valid_id((state_dir / ID_FILE).read_text().strip())
+    except OSError:
+        sandbox_id = valid_id(None)
+    down_by_id(state_dir, sandbox_id)
+    return sandbox_id
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
 
 
 def default_sandbox(state_dir: Path) -> Sandbox:

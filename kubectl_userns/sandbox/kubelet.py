@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from kubectl_userns.sandbox.store import ObjectStore, now
+from kubectl_userns.sandbox.store import ObjectStore, file_name, now
 
 JSON = dict[str, Any]
 
@@ -77,7 +77,7 @@ _lock = threading.Lock()
 
 
 def log_path(store: ObjectStore, namespace: str, name: str) -> Path:
-    return store.root / "logs" / namespace / f"{name}.log"
+    return store.root / "logs" / namespace / file_name(name, ".log")
 
 
 def _node_init_pid(store: ObjectStore, node: str) -> int | None:

@@ -7,6 +7,7 @@ change the cluster's state at any time by writing here.
 from __future__ import annotations
 
 import builtins
+import hashlib
 import json
 import os
 import uuid
@@ -27,9 +28,21 @@ def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+NAME_MAX = 255  # bytes in one file name (Linux's NAME_MAX, include/uapi/linux/limits.h)
+
+
+def file_name(name: str, suffix: str) -> str:
+    """The file name of object ``name``: the name itself when it fits NAME_MAX with ``suffix``,
+    else ``~`` and its SHA-256 (a legal pod name has up to 253 characters and no ``~``)."""
+    if len(name.encode()) + len(suffix) <= NAME_MAX and not name.startswith("."):
+        return f"{name}{suffix}"
+    return f"~{hashlib.sha256(name.encode()).hexdigest()}{suffix}"
+
+
 def _write_atomic(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # a short temporary name whatever the object's name: ".<pid>.<random>.tmp"
+    tmp = path.with_name(f".{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     tmp.write_text(json.dumps(data, indent=1))
     os.replace(tmp, path)
 
@@ -42,8 +55,8 @@ class ObjectStore:
 
     def _path(self, kind: str, name: str, namespace: str | None) -> Path:
         if kind in NAMESPACED:
-            return self.root / kind / (namespace or "default") / f"{name}.json"
-        return self.root / kind / f"{name}.json"
+            return self.root / kind / (namespace or "default") / file_name(name, ".json")
+        return self.root / kind / file_name(name, ".json")
 
     def _next_version(self) -> str:
         counter = self.root / "resourceVersion"

@@ -51,10 +51,25 @@ def up(state_dir: StateDirFlag = DEFAULT) -> None:
 @report_errors
 def down(state_dir: StateDirFlag = DEFAULT) -> None:
     """Stop the sandbox and remove every process, cgroup, mount and file it made."""
-    from kubectl_userns.sandbox.cluster import Sandbox, require_root
+    from kubectl_userns.sandbox.cluster import (
+        CorruptStateError,
+        Sandbox,
+        down_corrupt,
+        require_root,
+    )
 
     require_root()
-    Sandbox.load(state_dir).down()
+    try:
+        sandbox = Sandbox.load(state_dir)
+    except CorruptStateError as exc:
+        sandbox_id = down_corrupt(state_dir)
+        typer.echo(
+            f"sandbox {sandbox_id} stopped by its id (its state file {exc.path} was corrupt); "
+            "nothing is left behind",
+            err=True,
+        )
+        return
+    sandbox.down()
     typer.echo("sandbox stopped; nothing is left behind", err=True)
 
 

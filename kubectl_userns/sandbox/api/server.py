@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import signal
 import ssl
 import subprocess
@@ -225,8 +226,13 @@ class ApiServer:
     log_path: Path
 
 
-def start_apiserver(state_dir: Path, store_root: Path) -> ApiServer:
-    """Start the emulator as a detached process (it outlives its parent) and wait for it."""
+def start_apiserver(state_dir: Path, store_root: Path, cgroup: Path | None = None) -> ApiServer:
+    """Start the emulator as a detached process (it outlives its parent) and wait for it.
+
+    With ``cgroup``, the process enters that cgroup before it runs any Python (``sh`` moves
+    itself, then execs), so a ``down`` that removes the sandbox's cgroups also ends an emulator
+    whose PID never reached the state file.
+    """
     from kubectl_userns.sandbox.certs import make_ca_and_server_cert
 
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -240,22 +246,27 @@ def start_apiserver(state_dir: Path, store_root: Path) -> ApiServer:
     ready.unlink(missing_ok=True)
     log_path = state_dir / "apiserver.log"
     with open(log_path, "ab") as log:
+        argv = [
+            sys.executable,
+            "-m",
+            "kubectl_userns.sandbox.api.server",
+            "--store",
+            str(store_root),
+            "--cert",
+            str(cert),
+            "--key",
+            str(key),
+            "--token-file",
+            str(token_file),
+            "--ready-file",
+            str(ready),
+        ]
+        if cgroup is not None:
+            cgroup.mkdir(parents=True, exist_ok=True)
+            procs = shlex.quote(str(cgroup / "cgroup.procs"))
+            argv = ["sh", "-c", f'echo $$ > {procs} && exec "$@"', "sh", *argv]
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "kubectl_userns.sandbox.api.server",
-                "--store",
-                str(store_root),
-                "--cert",
-                str(cert),
-                "--key",
-                str(key),
-                "--token-file",
-                str(token_file),
-                "--ready-file",
-                str(ready),
-            ],
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
