@@ -216,3 +216,32 @@ def one_error_line(stderr: str) -> str:
 
 
 Check = Callable[[str], None]
+
+
+@contextmanager
+def closing_server() -> Iterator[tuple[str, list[int]]]:
+    """A server that reads each request and closes the connection without an answer; the
+    list counts the connections, so a test sees every retry."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    stop = threading.Event()
+    accepted: list[int] = []
+
+    def accept() -> None:
+        while not stop.is_set():
+            readable, _, _ = select.select([listener], [], [], 0.05)
+            if readable:
+                conn, _ = listener.accept()
+                accepted.append(1)
+                with conn:
+                    conn.recv(65536)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()

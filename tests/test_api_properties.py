@@ -245,3 +245,29 @@ def test_yaml_anchors_cannot_expand(tmp_path: Path) -> None:
     with pytest.raises(KubeconfigError, match='current context "c"'):
         kubeconfig.load(str(path))
     assert yaml  # the file is valid YAML: only its expansion would be huge
+
+
+@FAST
+@given(st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()))
+@example(
+    b'{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", '
+    b'"status": {"token": "a\\nb"}}'
+)
+@example(
+    b'{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", '
+    b'"status": {"token": "t", "expirationTimestamp": "soon"}}'
+)
+def test_exec_plugin_answers_give_a_credential_or_the_named_error(raw: bytes) -> None:
+    from kubectl_userns.access.credentials import _parse_answer
+    from kubectl_userns.access.kubeconfig import ExecPlugin, RestConfig
+    from kubectl_userns.errors import CredentialError
+
+    plugin = ExecPlugin(command="get-token")
+    config = RestConfig(server="https://h", user="u", exec_plugin=plugin)
+    try:
+        credential = _parse_answer(config, plugin, raw)
+    except CredentialError as exc:
+        assert exc.message.isprintable() and "\n" not in exc.message
+        return
+    assert credential.token or credential.client_cert_data
+    assert "\n" not in (credential.token or "")

@@ -18,7 +18,14 @@ from kubectl_userns.access.http import user_agent
 from kubectl_userns.sandbox.certs import make_ca_and_server_cert
 from tests.cli import run_cli
 from tests.conftest import leftovers
-from tests.loopback import dripping_server, fake_api, kubeconfig, one_error_line, proxy
+from tests.loopback import (
+    closing_server,
+    dripping_server,
+    fake_api,
+    kubeconfig,
+    one_error_line,
+    proxy,
+)
 
 POD_PATH = "/api/v1/namespaces/default/pods/testpod"
 PENDING = {
@@ -61,6 +68,17 @@ def test_a_server_dripping_headers_is_cut_at_the_request_timeout(tmp_path: Path)
     line = one_error_line(run.stderr)
     assert f"the Kubernetes API at {url} did not answer (no answer within 1 s)" in line
     assert run.exit_code == 3
+
+
+def test_a_failed_request_is_not_retried(tmp_path: Path) -> None:
+    """kubectl's deadline is the user's: no hidden retries (the old client made 5 s into 21 s)."""
+    with closing_server() as (url, accepted):
+        config = kubeconfig(tmp_path / "kc", url)
+        stdout, stderr, code = _inspect(config, "--request-timeout", "5")
+        assert len(accepted) == 1
+    line = one_error_line(stderr)
+    assert "did not answer (the server closed the connection without an answer)" in line
+    assert (stdout, code) == ("", 3)
 
 
 def test_a_hanging_credential_plugin_is_killed_at_the_request_timeout(tmp_path: Path) -> None:
