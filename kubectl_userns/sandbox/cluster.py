@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -21,7 +20,6 @@ from kubectl_userns.sandbox.node import (
     NodeState,
     free_port,
     prepare_node_dir,
-    remove_cgroup_tree,
     start_node,
     wait_gone,
 )
@@ -46,17 +44,20 @@ from kubectl_userns.sandbox.pods import (
     start_containers,
 )
 from kubectl_userns.sandbox.statedir import (
+    ID_FILE,
+    STATE_FILE,
+    CorruptStateError,
     cgroup_roots,
+    down_by_id,
     in_sandbox_cgroup,
     kill_if_ours,
     make_state_dir,
     trusted_state_dir,
     valid_id,
+    write_private,
 )
 from kubectl_userns.sandbox.store import ObjectStore
 
-STATE_FILE = "sandbox.json"
-ID_FILE = "id"
 DEFAULT_STATE_DIR = Path("/tmp/kubectl-userns-sandbox")
 TESTPOD_UID = "e33ed7f7-0c89-42a5-9956-94a0a1761b23"
 KUBELET_CGROUP = "system.slice/kubelet.service"  # the kubelet's unit, outside kubepods
@@ -102,7 +103,7 @@ class Sandbox:
         rng = random.Random(sandbox_id)
         roots = cgroup_roots(sandbox_id, [CGROUP2_HOST, SYSTEMD_V1_HOST])
         # the id first: a down after a crash at any later point finds the cgroups by it
-        _write_private(state_dir / ID_FILE, sandbox_id)
+        write_private(state_dir / ID_FILE, sandbox_id)
         data: dict[str, Any] = {
             "id": sandbox_id,
             "cgroup_roots": [str(root) for root in roots],
@@ -431,52 +432,6 @@ class Sandbox:
 
     def pod(self, name: str, namespace: str = "default") -> PodState:
         return self.pods[f"{namespace}/{name}"]
-
-
-class CorruptStateError(SandboxError):
-    """The state file does not parse or has the wrong shape."""
-
-    def __init__(self, path: Path, cause: BaseException) -> None:
-        why = " ".join(str(cause).split())[:120] or type(cause).__name__
-        super().__init__(
-            f"the sandbox state file {path} is corrupt ({why}); 'kubectl userns sandbox down' "
-            "still removes the sandbox by its id."
-        )
-        self.path = path
-
-
-def down_by_id(state_dir: Path, sandbox_id: str) -> None:
-    """Remove the sandbox's cgroup trees (and every process in them) and its state directory;
-    SandboxError when something is left, so that ``down`` never claims a clean stop falsely."""
-    roots = cgroup_roots(sandbox_id, [CGROUP2_HOST, SYSTEMD_V1_HOST])
-    for root in roots:
-        remove_cgroup_tree(root)
-    shutil.rmtree(state_dir, ignore_errors=True)
-    left = [str(root) for root in roots if root.exists()]
-    if state_dir.exists():
-        left.append(str(state_dir))
-    if left:
-        raise SandboxError(
-            f"the sandbox could not remove {', '.join(left)}; see what holds it (e.g. "
-            "'cat cgroup.procs' there) and run 'kubectl userns sandbox down' again."
-        )
-
-
-def down_corrupt(state_dir: Path) -> str:
-    """``down`` for a state directory whose sandbox.json is corrupt: by its id file."""
-    state_dir = trusted_state_dir(state_dir)
-    try:
-        sandbox_id = valid_id((state_dir / ID_FILE).read_text().strip())
-    except OSError:
-        sandbox_id = valid_id(None)
-    down_by_id(state_dir, sandbox_id)
-    return sandbox_id
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
 
 
 def default_sandbox(state_dir: Path) -> Sandbox:

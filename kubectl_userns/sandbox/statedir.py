@@ -20,12 +20,16 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import stat
 from pathlib import Path
 
 from kubectl_userns.errors import SandboxError
+from kubectl_userns.sandbox.node import CGROUP2_HOST, SYSTEMD_V1_HOST, remove_cgroup_tree
 
+STATE_FILE = "sandbox.json"
+ID_FILE = "id"  # the sandbox id alone, written before anything starts
 ID_PATTERN = re.compile(r"[0-9a-f]{8}")
 CGROUP_PREFIX = "kubectl-userns-"
 
@@ -140,3 +144,49 @@ def kill_if_ours(pid: object, sandbox_id: str) -> None:
     if isinstance(pid, int) and in_sandbox_cgroup(pid, sandbox_id):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+class CorruptStateError(SandboxError):
+    """The state file does not parse or has the wrong shape."""
+
+    def __init__(self, path: Path, cause: BaseException) -> None:
+        why = " ".join(str(cause).split())[:120] or type(cause).__name__
+        super().__init__(
+            f"the sandbox state file {path} is corrupt ({why}); 'kubectl userns sandbox down' "
+            "still removes the sandbox by its id."
+        )
+        self.path = path
+
+
+def down_by_id(state_dir: Path, sandbox_id: str) -> None:
+    """Remove the sandbox's cgroup trees (and every process in them) and its state directory;
+    SandboxError when something is left, so that ``down`` never claims a clean stop falsely."""
+    roots = cgroup_roots(sandbox_id, [CGROUP2_HOST, SYSTEMD_V1_HOST])
+    for root in roots:
+        remove_cgroup_tree(root)
+    shutil.rmtree(state_dir, ignore_errors=True)
+    left = [str(root) for root in roots if root.exists()]
+    if state_dir.exists():
+        left.append(str(state_dir))
+    if left:
+        raise SandboxError(
+            f"the sandbox could not remove {', '.join(left)}; see what holds it (e.g. "
+            "'cat cgroup.procs' there) and run 'kubectl userns sandbox down' again."
+        )
+
+
+def down_corrupt(state_dir: Path) -> str:
+    """``down`` for a state directory whose sandbox.json is corrupt: by its id file."""
+    state_dir = trusted_state_dir(state_dir)
+    try:
+        sandbox_id = valid_id((state_dir / ID_FILE).read_text().strip())
+    except OSError:
+        sandbox_id = valid_id(None)
+    down_by_id(state_dir, sandbox_id)
+    return sandbox_id
+
+
+def write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)

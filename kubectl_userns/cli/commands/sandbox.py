@@ -51,12 +51,8 @@ def up(state_dir: StateDirFlag = DEFAULT) -> None:
 @report_errors
 def down(state_dir: StateDirFlag = DEFAULT) -> None:
     """Stop the sandbox and remove every process, cgroup, mount and file it made."""
-    from kubectl_userns.sandbox.cluster import (
-        CorruptStateError,
-        Sandbox,
-        down_corrupt,
-        require_root,
-    )
+    from kubectl_userns.sandbox.cluster import Sandbox, require_root
+    from kubectl_userns.sandbox.statedir import CorruptStateError, down_corrupt
 
     require_root()
     try:
