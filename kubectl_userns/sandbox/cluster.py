@@ -52,7 +52,7 @@ from kubectl_userns.sandbox.statedir import (
     in_sandbox_cgroup,
     kill_if_ours,
     make_state_dir,
-    trusted_state_dir,
+    read_state,
     valid_id,
     write_private,
 )
@@ -145,23 +145,11 @@ class Sandbox:
     @classmethod
     def load(cls, state_dir: Path) -> Sandbox:
         """The sandbox of ``state_dir``; SandboxError when it is untrusted, absent or corrupt."""
-        state_dir = trusted_state_dir(state_dir)
-        path = state_dir / STATE_FILE
+        state_dir, data = read_state(state_dir)
         try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise SandboxError(
-                f"no sandbox runs from {state_dir}; start one with 'kubectl userns sandbox up'."
-            ) from None
-        except (OSError, ValueError, RecursionError) as exc:
-            raise CorruptStateError(path, exc) from None
-        try:
-            if not isinstance(data, dict):
-                raise TypeError("not a JSON object")
-            valid_id(data.get("id"))
             return cls(state_dir, data)
-        except (KeyError, TypeError, ValueError, AttributeError, SandboxError) as exc:
-            raise CorruptStateError(path, exc) from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CorruptStateError(state_dir / STATE_FILE, exc) from None
 
     def save(self) -> None:
         self.data["nodes"] = {n: s.to_json() for n, s in self.nodes.items()}

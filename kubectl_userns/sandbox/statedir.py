@@ -190,3 +190,27 @@ def write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
+
+
+def read_state(state_dir: Path) -> tuple[Path, dict[str, object]]:
+    """The trusted state directory and its parsed sandbox.json (with a valid id), or the
+    SandboxError that says why not (untrusted, absent, corrupt)."""
+    import json
+
+    state_dir = trusted_state_dir(state_dir)
+    path = state_dir / STATE_FILE
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SandboxError(
+            f"no sandbox runs from {state_dir}; start one with 'kubectl userns sandbox up'."
+        ) from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise CorruptStateError(path, exc) from None
+    if not isinstance(data, dict):
+        raise CorruptStateError(path, TypeError("not a JSON object"))
+    try:
+        valid_id(data.get("id"))
+    except SandboxError as exc:
+        raise CorruptStateError(path, exc) from None
+    return state_dir, data
