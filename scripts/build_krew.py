@@ -216,18 +216,24 @@ def uv_command() -> str:
         return found
 
 
-def build_project_wheel(work: Path) -> Path:
-    """The wheel of kubectl-userns, built from a copy so that the work tree gets no build/."""
-    src = work / "src"
-    src.mkdir()
+def source_copy(dest: Path) -> Path:
+    """The project as a build sees it (pyproject, README, LICENSE and the package, no byte
+    code), copied to ``dest`` so that building leaves no build/ or *.egg-info in the tree."""
+    dest.mkdir(parents=True)
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         if (ROOT / name).is_file():
-            shutil.copy2(ROOT / name, src / name)
+            shutil.copy2(ROOT / name, dest / name)
     shutil.copytree(
         ROOT / "kubectl_userns",
-        src / "kubectl_userns",
+        dest / "kubectl_userns",
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
+    return dest
+
+
+def build_project_wheel(work: Path) -> Path:
+    """The wheel of kubectl-userns, built from a copy so that the work tree gets no build/."""
+    src = source_copy(work / "src")
     out = work / "project"
     _pip(["wheel", "--no-deps", "--quiet", "--wheel-dir", str(out), str(src)], "building the wheel")
     wheels = sorted(out.glob("kubectl_userns-*.whl"))
@@ -239,15 +245,7 @@ def build_project_wheel(work: Path) -> Path:
 def build_python_dists(uv: str, work: Path, out_dir: Path) -> list[Path]:
     """The sdist and wheel to publish on PyPI, built by uv (PEP 517, isolated) from a copy of
     the sources, so that the work tree gets no build/ or *.egg-info."""
-    src = work / "pysrc"
-    src.mkdir()
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        shutil.copy2(ROOT / name, src / name)
-    shutil.copytree(
-        ROOT / "kubectl_userns",
-        src / "kubectl_userns",
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-    )
+    src = source_copy(work / "pysrc")
     built = work / "pydist"
     _run(
         [uv, "build", "--quiet", "--out-dir", str(built), str(src)], "building the sdist and wheel"

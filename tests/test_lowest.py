@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.test_install import _source_copy
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -53,13 +54,7 @@ def lowest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("lowest")
     src = work / "src"
     src.mkdir()
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        shutil.copy2(ROOT / name, src / name)
-    shutil.copytree(
-        ROOT / "kubectl_userns",
-        src / "kubectl_userns",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+    _source_copy(src)
     venv = work / "venv"
     python = venv / "bin" / "python"
     uv = _uv()
