@@ -52,7 +52,7 @@ def test_sshd_killed_mid_probe(make_sandbox: Callable[[], Sandbox]) -> None:
         argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 120  # a wait for the probe to start, not a timing
         while not _blocked_in_fifo_open(cluster.nodes["m2"].init_pid):
             assert time.monotonic() < deadline and proc.poll() is None, "the probe never ran"
             time.sleep(0.02)

@@ -49,7 +49,7 @@ def test_version_command_names_what_a_bug_report_needs() -> None:
     lines = run.stdout.splitlines()
     assert lines[0] == f"kubectl-userns {__version__}"
     assert lines[1].startswith(f"Python {platform.python_version()} (")
-    for name in ("kubernetes", "typer", "paramiko", "jsonpath-ng", "PyYAML", "ruamel.yaml"):
+    for name in ("kubernetes", "typer", "paramiko", "jsonpath-ng", "PyYAML"):
         assert f"{name} {metadata.version(name)}" in lines, run.stdout
     data = json.loads(run_process(["version", "-o", "json"]).stdout)
     assert data["kubectlUserns"] == __version__

@@ -31,7 +31,6 @@ LIBRARIES = (
     "paramiko",
     "jsonpath-ng",
     "PyYAML",
-    "ruamel.yaml",
     "cryptography",
     "urllib3",
 )
