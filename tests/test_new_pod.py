@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kubectl_userns.manifests.build import to_yaml
@@ -311,6 +311,7 @@ def test_real_kubectl_reads_every_value_as_a_string(tmp_path: Path) -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.text(st.characters(exclude_categories=("Cs",))), max_size=3), st.text())
+@example(command=[], key="\u2028")  # a line separator that was written raw (found by Hypothesis)
 def test_any_command_and_value_round_trips(command: list[str], key: str) -> None:
     """The writer's quoting: any string reads back as itself (PyYAML, YAML 1.1)."""
     data = {"a": {"command": command, "image": key, key or "k": [key]}}

@@ -339,7 +339,7 @@ def _printable(char: str) -> bool:
     code = ord(char)
     return (
         0x20 <= code <= 0x7E
-        or 0xA0 <= code <= 0xD7FF
+        or (0xA0 <= code <= 0xD7FF and code not in (0x2028, 0x2029))
         or (0xE000 <= code <= 0xFFFD and code != 0xFEFF)
         or 0x10000 <= code <= 0x10FFFF
     )
