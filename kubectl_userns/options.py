@@ -7,15 +7,18 @@ call, so a bad combination is reported by flag name and nothing has been contact
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from kubectl_userns.errors import UsageError
 
 DEFAULT_KUBELET_ROOT = "/var/lib/kubelet"  # the kubelet's --root-dir default
 
 SSH_CONFIG_ENV = "KUBECTL_USERNS_SSH_CONFIG"
+SSH_CLIENT_ENV = "KUBECTL_USERNS_SSH_CLIENT"
 
 
 class OutputFormat(str, Enum):
@@ -51,6 +54,13 @@ class AddressType(str, Enum):
     InternalIP = "InternalIP"
     ExternalIP = "ExternalIP"
     Hostname = "Hostname"
+
+
+class SSHClientKind(str, Enum):
+    """Which SSH client runs the probe: paramiko (in-process) or the system's OpenSSH ``ssh``."""
+
+    paramiko = "paramiko"
+    openssh = "openssh"
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,7 @@ def ssh_flags_given(
     ssh_host: str | None,
     ssh_config: Path | None,
     ssh_accept_new: bool,
+    ssh_client: str | None = None,
 ) -> list[str]:
     """The SSH flags given on the command line, by name (for conflicts with --local, --via pod)."""
     return [
@@ -145,6 +156,7 @@ def ssh_flags_given(
             ("--ssh-host", ssh_host),
             ("--ssh-config", ssh_config),
             ("--ssh-accept-new", ssh_accept_new or None),
+            ("--ssh-client", ssh_client),
         )
         if value is not None
     ]
@@ -162,10 +174,17 @@ class NodeAccessOptions:
     ssh_address_type: AddressType = AddressType.InternalIP
     ssh_config: Path | None = None
     ssh_accept_new: bool = False
-    ssh_timeout: float = 10.0
+    ssh_timeout: float | None = None  # None: ConnectTimeout from the SSH config, else 10 s
+    ssh_client: SSHClientKind = SSHClientKind.paramiko
+    # effective options from `ssh -G` when the OpenSSH client is installed (False: paramiko's
+    # parser, which is also what is used without it)
+    openssh_config: bool = True
     kubelet_root: str = DEFAULT_KUBELET_ROOT
     # False: no --kubelet-root given; the node probe takes the running kubelet's --root-dir
     kubelet_root_given: bool = True
+    # what one run has looked up in the SSH config (access.ssh_target keeps it here, so that an
+    # audit of N nodes asks ssh -G once per name, and the next run reads the files anew)
+    lookups: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_flags(
@@ -179,12 +198,19 @@ class NodeAccessOptions:
         ssh_address_type: AddressType | str,
         ssh_config: Path | None,
         ssh_accept_new: bool,
-        ssh_timeout: float,
+        ssh_timeout: float | None,
         kubelet_root: str | None,
+        ssh_client: SSHClientKind | str | None = None,
     ) -> NodeAccessOptions:
         if local:
             given = ssh_flags_given(
-                ssh_user, ssh_key, ssh_port, ssh_host, ssh_config, ssh_accept_new
+                ssh_user,
+                ssh_key,
+                ssh_port,
+                ssh_host,
+                ssh_config,
+                ssh_accept_new,
+                None if ssh_client is None else str(getattr(ssh_client, "value", ssh_client)),
             )
             if given:
                 raise UsageError(
@@ -207,8 +233,15 @@ class NodeAccessOptions:
             raise UsageError(
                 f"SSH config {ssh_config} does not exist; fix --ssh-config or ${SSH_CONFIG_ENV}."
             )
+        client = _ssh_client(ssh_client)
+        if client is SSHClientKind.openssh and not local and shutil.which("ssh") is None:
+            raise UsageError(
+                "--ssh-client openssh needs the OpenSSH client (ssh) on PATH; install it "
+                "(Debian: openssh-client) or use --ssh-client paramiko."
+            )
         return cls(
             local=local,
+            ssh_client=client,
             ssh_user=ssh_user,
             ssh_key=ssh_key,
             ssh_port=ssh_port,
@@ -220,3 +253,17 @@ class NodeAccessOptions:
             kubelet_root=kubelet_root.rstrip("/") or "/",
             kubelet_root_given=root_given,
         )
+
+
+def _ssh_client(value: SSHClientKind | str | None) -> SSHClientKind:
+    """--ssh-client, else $KUBECTL_USERNS_SSH_CLIENT, else paramiko."""
+    source = "--ssh-client"
+    if value is None:
+        value = os.environ.get(SSH_CLIENT_ENV) or SSHClientKind.paramiko
+        source = f"${SSH_CLIENT_ENV}"
+    try:
+        return SSHClientKind(value)
+    except ValueError:
+        raise UsageError(
+            f"{source} {value!r} is not an SSH client; use paramiko or openssh."
+        ) from None

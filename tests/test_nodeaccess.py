@@ -18,7 +18,7 @@ import pytest
 
 from kubectl_userns.access.node import LocalRunner, open_runner, remote_command
 from kubectl_userns.access.ssh import SSHRunner
-from kubectl_userns.access.ssh_config import resolve_ssh_target
+from kubectl_userns.access.ssh_target import resolve_ssh_target
 from kubectl_userns.errors import HostKeyError, NodeAuthError, NodeUnreachableError
 from kubectl_userns.options import NodeAccessOptions
 

@@ -1,11 +1,9 @@
 """Node access: run one read-only probe script on a node and return what it printed.
 
-Every way to reach a node is a :class:`NodeRunner`: over SSH (:mod:`.ssh`, paramiko, honouring
-the OpenSSH client config of :mod:`.ssh_config`), locally when the plugin runs on the node
-itself (:class:`LocalRunner`), or in a probe pod (:mod:`.via_pod`). Either way the script
-travels on standard input to ``sh -s -- ARGS`` with every argument shell-quoted, so no remote
-command is ever built from unquoted input, and the node needs nothing but a POSIX shell and
-coreutils.
+Two ways to reach a node: over SSH (paramiko, honouring the OpenSSH client config) and, when the
+plugin runs on the node itself, locally. Either way the script travels on standard input to
+``sh -s -- ARGS`` with every argument shell-quoted, so no remote command is ever built from
+unquoted input, and the node needs nothing but a POSIX shell and coreutils.
 """
 
 from __future__ import annotations
@@ -15,10 +13,16 @@ import shlex
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from kubectl_userns.errors import NodeAuthError, ProbeError
-from kubectl_userns.options import AddressType, NodeAccessOptions
+from kubectl_userns.access.ssh_target import SSHTarget, node_address, resolve_ssh_target
+from kubectl_userns.errors import (
+    NodeAuthError,
+    ProbeError,
+)
+from kubectl_userns.options import NodeAccessOptions, SSHClientKind
+
+__all__ = ["SSHTarget", "node_address", "resolve_ssh_target"]  # re-exported for the commands
 
 # Runs the script as root: directly when the login user is root, else through passwordless sudo.
 # "$@" carries the quoted arguments; this text itself is constant.
@@ -102,19 +106,16 @@ class LocalRunner:
         return None
 
 
-def node_address(node: dict[str, Any], address_type: AddressType) -> str | None:
-    """The node's address of the given type from ``status.addresses``."""
-    for entry in (node.get("status") or {}).get("addresses") or []:
-        if entry.get("type") == address_type.value and entry.get("address"):
-            return str(entry["address"])
-    return None
-
-
 def open_runner(node: str, address: str | None, options: NodeAccessOptions) -> NodeRunner:
-    """A runner for ``node``: local with ``--local``, else SSH (not yet connected)."""
-    from kubectl_userns.access.ssh import SSHRunner
-    from kubectl_userns.access.ssh_config import resolve_ssh_target
-
+    """A runner for ``node``: local with ``--local``, else SSH (not yet connected) through
+    paramiko or, with ``--ssh-client openssh``, the OpenSSH client."""
     if options.local:
         return LocalRunner(node)
-    return SSHRunner(resolve_ssh_target(node, address, options))
+    target = resolve_ssh_target(node, address, options)
+    if options.ssh_client is SSHClientKind.openssh:
+        from kubectl_userns.access.openssh import OpenSSHRunner
+
+        return OpenSSHRunner(target)
+    from kubectl_userns.access.ssh import SSHRunner
+
+    return SSHRunner(target)

@@ -1,24 +1,54 @@
-"""Node access over SSH: one paramiko connection per node (through ProxyJump or ProxyCommand
-when the config says so), host keys checked against known_hosts, the probe run as root."""
+"""Node access over SSH with paramiko (the default ``--ssh-client``), honouring the effective
+OpenSSH options of :mod:`~kubectl_userns.access.ssh_target`: each ProxyJump hop in turn, its own
+host-key check, HostKeyAlias, global known_hosts files, CertificateFile, ConnectTimeout.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import socket
 import threading
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kubectl_userns.access.node import ProbeOutput, check_sudo, remote_command
-from kubectl_userns.access.ssh_config import SSHTarget, parsed_file, resolve_ssh_target
+from kubectl_userns.access.ssh_target import (
+    SSHTarget,
+    broken_message,
+    changed_host_key_message,
+    closed_message,
+    jump_failed_message,
+    known_hosts_path,
+    login_refused_message,
+    passphrase_message,
+    timed_out_message,
+    unknown_host_key_message,
+    unreachable_message,
+    unresolved_message,
+)
 from kubectl_userns.errors import HostKeyError, NodeAuthError, NodeUnreachableError
-from kubectl_userns.options import NodeAccessOptions
+
+# --- SSH -------------------------------------------------------------------------------------
 
 
-def _known_host_name(hostname: str, port: int) -> str:
-    return hostname if port == 22 else f"[{hostname}]:{port}"
+# Parsed known_hosts files, by (path, mtime, size): an audit of N nodes reads each file once, not
+# N times (it grows with the cluster, so per-node parsing cost N^2 in all).
+_parsed: dict[tuple[str, str], tuple[tuple[int, int], Any]] = {}
+_parsed_lock = threading.Lock()
+
+
+def _parsed_file(kind: str, path: str, parse: Callable[[str], Any]) -> Any:
+    """``parse(path)``, reused while the file is unchanged; parsed once even across threads."""
+    stat = os.stat(path)
+    version = (stat.st_mtime_ns, stat.st_size)
+    with _parsed_lock:
+        seen = _parsed.get((kind, path))
+        if seen is None or seen[0] != version:
+            seen = (version, parse(path))
+            _parsed[(kind, path)] = seen
+        return seen[1]
 
 
 class _QuickAckSocket:
@@ -64,64 +94,59 @@ def _tcp_connect(target: SSHTarget) -> Any:
 
 
 class SSHRunner:
-    """Runs the probe over one SSH connection (paramiko)."""
+    """Runs the probe over one SSH connection (paramiko), through each jump host in turn."""
 
     def __init__(self, target: SSHTarget) -> None:
         self.node = target.node
         self.target = target
         self._client: Any = None
-        self._jump: Any = None
+        self._jumps: list[Any] = []
 
     # connect() is separate so callers can open the connection while the API is still busy
     def connect(self) -> None:
         if self._client is not None:
             return
-        sock = None
-        if self.target.proxy_jump and self.target.proxy_jump.lower() != "none":
-            sock = self._jump_channel(self.target.proxy_jump)
-        elif self.target.proxy_command and self.target.proxy_command.lower() != "none":
+        try:
+            self._client = self._open(self.target, self._sock_for(self.target))
+        except BaseException:
+            self.close()
+            raise
+
+    def _sock_for(self, target: SSHTarget) -> Any:
+        """The socket ``target``'s SSH session runs over: a channel through its jump host, the
+        config's ProxyCommand (run as OpenSSH runs it: ``$SHELL -c 'exec COMMAND'``), or None
+        for a direct TCP connection."""
+        if target.via is not None:
+            jump = self._open(target.via, self._sock_for(target.via))
+            self._jumps.append(jump)
+            try:
+                return jump.get_transport().open_channel(
+                    "direct-tcpip",
+                    (target.hostname, target.port),
+                    ("127.0.0.1", 0),
+                    timeout=target.timeout,
+                )
+            except Exception as exc:
+                raise NodeUnreachableError(
+                    jump_failed_message(target.via, target, str(exc) or type(exc).__name__)
+                ) from None
+        if target.proxy_command:
             import paramiko
 
-            sock = paramiko.ProxyCommand(self.target.proxy_command)
-        self._client = self._open(self.target, sock)
-
-    def _jump_channel(self, spec: str) -> Any:
-        first = spec.split(",")[0].strip()
-        user, _, hostport = first.rpartition("@")
-        host, _, port = hostport.partition(":")
-        jump_opts = NodeAccessOptions(
-            ssh_user=user or None,
-            ssh_port=int(port) if port else None,
-            ssh_host=host,
-            ssh_config=Path(self.target.config_path) if self.target.config_path else None,
-            ssh_accept_new=self.target.accept_new,
-            ssh_timeout=self.target.timeout,
-        )
-        jump_target = resolve_ssh_target(f"{self.node} (jump host {host})", host, jump_opts)
-        self._jump = self._open(jump_target, None)
-        try:
-            return self._jump.get_transport().open_channel(
-                "direct-tcpip",
-                (self.target.hostname, self.target.port),
-                ("127.0.0.1", 0),
-                timeout=self.target.timeout,
-            )
-        except Exception as exc:
-            raise NodeUnreachableError(
-                f"jump host {host} could not open a connection to {self.target.hostname}:"
-                f"{self.target.port} for node {self.node} ({exc}); check ProxyJump."
-            ) from None
+            shell = os.environ.get("SHELL") or "/bin/sh"
+            return paramiko.ProxyCommand(shlex.join([shell, "-c", f"exec {target.proxy_command}"]))
+        return None
 
     def _open(self, target: SSHTarget, sock: Any) -> Any:
         import paramiko
 
         client = paramiko.SSHClient()
-        # only this node's entries: the same check as loading the whole file into the client
-        name = _known_host_name(target.hostname, target.port)
-        for path in target.known_hosts:
+        # only this host's entries: the same check as loading the whole files into the client
+        name = target.known_host_name
+        for path in (*target.known_hosts, *target.global_known_hosts):
             if os.path.isfile(path):
                 try:
-                    known = parsed_file("known_hosts", path, paramiko.HostKeys)
+                    known = _parsed_file("known_hosts", path, paramiko.HostKeys)
                 except (OSError, paramiko.SSHException) as exc:
                     raise HostKeyError(
                         f"cannot read known_hosts file {path} ({exc}); fix or remove it."
@@ -129,58 +154,59 @@ class SSHRunner:
                 for key_type, key in (known.lookup(name) or {}).items():
                     client.get_host_keys().add(name, key_type, key)
         client.set_missing_host_key_policy(_host_key_policy(target))
-        where = f"{target.hostname}:{target.port}"
+        # paramiko looks the host key up as host or [host]:port of what connect() is given;
+        # the socket is always ours, so that name can be HostKeyAlias as OpenSSH uses it
+        check_host, check_port = (
+            (target.host_key_alias, 22) if target.host_key_alias else (target.hostname, target.port)
+        )
+        key_files = [k for k in target.key_files if os.path.isfile(k)]
         try:
+            pkey = _certified_key(target, key_files) if target.certificate_files else None
             if sock is None:
                 sock = _tcp_connect(target)
             client.connect(
-                target.hostname,
-                port=target.port,
+                check_host,
+                port=check_port,
                 username=target.user,
-                key_filename=list(target.key_files) or None,  # type: ignore[arg-type]
-                look_for_keys=not target.key_files,
+                pkey=pkey,
+                key_filename=key_files or None,  # type: ignore[arg-type]
+                look_for_keys=not key_files,
                 allow_agent=True,
                 timeout=target.timeout,
                 banner_timeout=target.timeout,
                 auth_timeout=target.timeout,
                 sock=sock,
             )
-        except (HostKeyError, NodeUnreachableError):
+        except (HostKeyError, NodeUnreachableError, NodeAuthError):
             client.close()
             raise
         except paramiko.BadHostKeyException as exc:
             client.close()
             raise HostKeyError(
-                f"the SSH host key of node {target.node} ({where}) does not match known_hosts "
-                f"(got {exc.key.get_name()} {exc.key.fingerprint}); if the node was "
-                f"reinstalled, remove the old entry with 'ssh-keygen -R "
-                f"{_known_host_name(target.hostname, target.port)}', otherwise do not connect."
+                changed_host_key_message(target, f"{exc.key.get_name()} {exc.key.fingerprint}")
             ) from None
         except paramiko.PasswordRequiredException:
             client.close()
-            raise NodeAuthError(
-                f"the SSH key for node {target.node} is protected by a passphrase; load it "
-                "into ssh-agent (ssh-add) and try again."
-            ) from None
+            raise NodeAuthError(passphrase_message(target)) from None
         except paramiko.AuthenticationException:
             client.close()
-            raise NodeAuthError(
-                f"node {target.node} refused SSH login as {target.user} at {where}; check "
-                "--ssh-user and --ssh-key, or load the right key into ssh-agent."
-            ) from None
+            raise NodeAuthError(login_refused_message(target, _agent_hint())) from None
         except TimeoutError:
             client.close()
-            raise NodeUnreachableError(
-                f"cannot reach node {target.node} over SSH at {where} (timed out after "
-                f"{target.timeout:g} s); check the address, firewall and sshd, or use --ssh-host."
-            ) from None
+            raise NodeUnreachableError(timed_out_message(target)) from None
         except socket.gaierror as exc:
             client.close()
+            raise NodeUnreachableError(unresolved_message(target, str(exc.strerror))) from None
+        except paramiko.SSHException as exc:
+            client.close()
+            # no SSH banner within the timeout: paramiko's start_client gives up silently
+            # and the login then finds no session
+            if any(s in str(exc) for s in ("No existing session", "protocol banner")):
+                raise NodeUnreachableError(timed_out_message(target)) from None
             raise NodeUnreachableError(
-                f"cannot resolve {target.hostname} for node {target.node} ({exc.strerror}); "
-                "check the SSH config or use --ssh-host."
+                unreachable_message(target, str(exc) or type(exc).__name__)
             ) from None
-        except (paramiko.SSHException, OSError) as exc:
+        except OSError as exc:
             client.close()
             reason = (
                 "connection refused"
@@ -189,10 +215,7 @@ class SSHRunner:
                 )
                 else str(exc) or type(exc).__name__
             )
-            raise NodeUnreachableError(
-                f"cannot reach node {target.node} over SSH at {where} ({reason}); check that "
-                "sshd runs there and the address is right, or use --ssh-host/--ssh-port."
-            ) from None
+            raise NodeUnreachableError(unreachable_message(target, reason)) from None
         return client
 
     def run(self, script: str, args: Sequence[str]) -> ProbeOutput:
@@ -219,15 +242,9 @@ class SSHRunner:
             status = channel.recv_exit_status()
             reader.join()
         except (paramiko.SSHException, OSError) as exc:
-            raise NodeUnreachableError(
-                f"the SSH connection to node {self.node} broke while the probe ran ({exc}); "
-                "try again."
-            ) from None
+            raise NodeUnreachableError(broken_message(self.node, str(exc))) from None
         if status == -1:  # the channel closed without an exit status: sshd or the session died
-            raise NodeUnreachableError(
-                f"the SSH connection to node {self.node} closed before the probe finished (no "
-                "exit status; sshd or the session ended); check the node and try again."
-            )
+            raise NodeUnreachableError(closed_message(self.node))
         output = ProbeOutput(
             b"".join(chunks).decode(errors="replace"),
             b"".join(errors).decode(errors="replace"),
@@ -236,10 +253,54 @@ class SSHRunner:
         return check_sudo(self.node, self.target.user, output)
 
     def close(self) -> None:
-        for client in (self._client, self._jump):
+        for client in (self._client, *reversed(self._jumps)):
             if client is not None:
                 client.close()
-        self._client = self._jump = None
+        self._client = None
+        self._jumps = []
+
+
+def _certified_key(target: SSHTarget, key_files: Sequence[str]) -> Any:
+    """The private key that a CertificateFile certifies, with the certificate loaded."""
+    import paramiko
+
+    for key_path in key_files:
+        try:
+            key = paramiko.PKey.from_path(key_path)
+        except paramiko.PasswordRequiredException:
+            raise
+        except (paramiko.SSHException, OSError, ValueError):
+            continue
+        for cert in target.certificate_files:
+            if not os.path.isfile(cert):
+                continue
+            try:
+                key.load_certificate(cert)
+            except (paramiko.SSHException, OSError, ValueError):
+                continue
+            return key
+    raise NodeAuthError(
+        f"no IdentityFile of node {target.node} matches its CertificateFile "
+        f"{', '.join(target.certificate_files)}; paramiko needs the certificate's private key "
+        "file - give it with IdentityFile, or use --ssh-client openssh (agent-held keys)."
+    )
+
+
+def _agent_hint() -> str:
+    """Names ssh-agent keys paramiko cannot sign with (FIDO/sk keys, certificates)."""
+    try:
+        import paramiko
+
+        names = sorted({key.get_name() for key in paramiko.Agent().get_keys()})
+    except Exception:  # no agent, or one that does not answer: nothing to name
+        return ""
+    odd = [n for n in names if n.startswith("sk-") or "-cert-v01@" in n]
+    if not odd:
+        return ""
+    return (
+        f" (ssh-agent holds {', '.join(odd)} keys, which paramiko cannot use: rerun with "
+        "--ssh-client openssh)"
+    )
 
 
 def _host_key_policy(target: SSHTarget) -> Any:
@@ -248,16 +309,12 @@ def _host_key_policy(target: SSHTarget) -> Any:
 
     class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
         def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
-            name = _known_host_name(target.hostname, target.port)
-            fingerprint = f"{key.get_name()} {key.fingerprint}"
+            name = target.known_host_name
             if not target.accept_new:
                 raise HostKeyError(
-                    f"node {target.node} ({name}) offered an unknown SSH host key "
-                    f"({fingerprint}); check the fingerprint and add it to known_hosts, or "
-                    "rerun with --ssh-accept-new to trust it on first use."
+                    unknown_host_key_message(target, f"{key.get_name()} {key.fingerprint}")
                 )
-            path = Path(target.known_hosts[0] if target.known_hosts else "~/.ssh/known_hosts")
-            path = path.expanduser()
+            path = known_hosts_path(target)
             try:
                 path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 with path.open("a") as handle:

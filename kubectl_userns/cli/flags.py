@@ -9,7 +9,12 @@ from typing import Annotated
 import typer
 
 from kubectl_userns.access.via_pod import DEFAULT_IMAGE, DEFAULT_NAMESPACE
-from kubectl_userns.options import SSH_CONFIG_ENV, AddressType
+from kubectl_userns.options import (
+    SSH_CLIENT_ENV,
+    SSH_CONFIG_ENV,
+    AddressType,
+    SSHClientKind,
+)
 
 KUBE_PANEL = "Cluster flags (as in kubectl)"
 NODE_PANEL = "Node access flags"
@@ -176,13 +181,28 @@ SshAcceptNewFlag = Annotated[
     ),
 ]
 SshTimeoutFlag = Annotated[
-    float,
+    float | None,
     typer.Option(
         "--ssh-timeout",
         metavar="SECONDS",
-        help="Seconds to wait for the SSH connection.",
+        help="Seconds to wait for the SSH connection (default: ConnectTimeout from the SSH "
+        "config, else 10).",
+        show_default=False,
         rich_help_panel=NODE_PANEL,
         min=0.1,
+    ),
+]
+SshClientFlag = Annotated[
+    SSHClientKind | None,
+    typer.Option(
+        "--ssh-client",
+        metavar="paramiko|openssh",
+        help=f"SSH client that runs the probe: paramiko (built in) or openssh (the system's "
+        "ssh: ControlMaster/ControlPersist, FIDO keys, certificates, GSSAPI, Match exec) "
+        f"(default: ${SSH_CLIENT_ENV}, else paramiko).",
+        rich_help_panel=NODE_PANEL,
+        show_default=False,
+        case_sensitive=False,
     ),
 ]
 KubeletRootFlag = Annotated[

@@ -24,6 +24,7 @@ from kubectl_userns.cli.flags import (
     RequestTimeoutFlag,
     SshAcceptNewFlag,
     SshAddressTypeFlag,
+    SshClientFlag,
     SshConfigFlag,
     SshHostFlag,
     SshKeyFlag,
@@ -119,7 +120,8 @@ def audit(
     ssh_address_type: SshAddressTypeFlag = AddressType.InternalIP,
     ssh_config: SshConfigFlag = None,
     ssh_accept_new: SshAcceptNewFlag = False,
-    ssh_timeout: SshTimeoutFlag = 10.0,
+    ssh_timeout: SshTimeoutFlag = None,
+    ssh_client: SshClientFlag = None,
     kubelet_root: KubeletRootFlag = "/var/lib/kubelet",
     via: ViaFlag = "ssh",
     image: ImageFlag = None,
@@ -138,7 +140,13 @@ def audit(
         local=local,
         timeout=probe_timeout,
         ssh_flags=ssh_flags_given(
-            ssh_user, ssh_key, ssh_port, ssh_host, ssh_config, ssh_accept_new
+            ssh_user,
+            ssh_key,
+            ssh_port,
+            ssh_host,
+            ssh_config,
+            ssh_accept_new,
+            ssh_client.value if ssh_client else None,
         ),
     )
     if local:
@@ -162,6 +170,7 @@ def audit(
         ssh_accept_new=ssh_accept_new,
         ssh_timeout=ssh_timeout,
         kubelet_root=kubelet_root,
+        ssh_client=ssh_client,
     )
     cluster = ClusterOptions(kubeconfig, context, namespace, request_timeout)
     progress = _terminal_progress if sys.stderr.isatty() else None

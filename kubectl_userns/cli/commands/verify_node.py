@@ -21,6 +21,7 @@ from kubectl_userns.cli.flags import (
     RequestTimeoutFlag,
     SshAcceptNewFlag,
     SshAddressTypeFlag,
+    SshClientFlag,
     SshConfigFlag,
     SshHostFlag,
     SshKeyFlag,
@@ -105,7 +106,8 @@ def verify_node(
     ssh_address_type: SshAddressTypeFlag = AddressType.InternalIP,
     ssh_config: SshConfigFlag = None,
     ssh_accept_new: SshAcceptNewFlag = False,
-    ssh_timeout: SshTimeoutFlag = 10.0,
+    ssh_timeout: SshTimeoutFlag = None,
+    ssh_client: SshClientFlag = None,
     kubelet_root: NodeKubeletRootFlag = None,
     via: ViaFlag = "ssh",
     image: ImageFlag = None,
@@ -120,7 +122,13 @@ def verify_node(
         local=local,
         timeout=probe_timeout,
         ssh_flags=ssh_flags_given(
-            ssh_user, ssh_key, ssh_port, ssh_host, ssh_config, ssh_accept_new
+            ssh_user,
+            ssh_key,
+            ssh_port,
+            ssh_host,
+            ssh_config,
+            ssh_accept_new,
+            ssh_client.value if ssh_client else None,
         ),
     )
     access = NodeAccessOptions.from_flags(
@@ -134,6 +142,7 @@ def verify_node(
         ssh_accept_new=ssh_accept_new,
         ssh_timeout=ssh_timeout,
         kubelet_root=kubelet_root,
+        ssh_client=ssh_client,
     )
     cluster = ClusterOptions(kubeconfig, context, None, request_timeout)
     report, node_error = run_verify_node(node, cluster, access, probe=probe, pod_access=pod_access)
