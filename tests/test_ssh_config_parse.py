@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kubectl_userns.access.paramiko_config import expand_includes
@@ -101,6 +101,8 @@ HEADERS = st.one_of(
     PATTERNS.filter(lambda p: not p.startswith("!")).map(lambda p: f"Match originalhost {p}"),
     st.sampled_from(["alice", "bob", "root", "*"]).map(lambda u: f"Match user {u}"),
     st.just("Match all"),
+    st.just("Match final"),
+    PATTERNS.filter(lambda p: not p.startswith("!")).map(lambda p: f"Match final host {p}"),
 )
 BLOCKS = st.lists(st.tuples(HEADERS, st.lists(SETTINGS, max_size=3)), min_size=1, max_size=5).map(
     lambda blocks: "".join(h + "\n" + "".join(f"  {s}\n" for s in b) for h, b in blocks)
@@ -112,6 +114,10 @@ BLOCKS = st.lists(st.tuples(HEADERS, st.lists(SETTINGS, max_size=3)), min_size=1
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(BLOCKS, st.sampled_from(NAMES), st.booleans())
+# found by this test: paramiko read the config a second time, where Match host saw web2
+@example(
+    text="Match host web*\n  Port 1\nMatch all\n  HostName web2\n", name="db.example", include=False
+)
 def test_paramiko_parser_agrees_with_ssh_g(
     tmp_path: Path, text: str, name: str, include: bool
 ) -> None:

@@ -10,6 +10,7 @@ import glob
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from kubectl_userns.access.ssh_config import SYSTEM_CONFIG, EffectiveOptions, options_from_ssh_g
 from kubectl_userns.errors import UsageError
@@ -65,6 +66,25 @@ def expand_includes(path: Path, *, user_file: bool, depth: int = 0) -> list[str]
     return out
 
 
+def _lookup_once(parsed: Any, alias: str) -> Any:
+    """paramiko's lookup with OpenSSH's number of passes.
+
+    paramiko always reads the config twice, the second time with the HostName the first pass
+    set, so a ``Match host`` that did not match the name can match on the second pass. OpenSSH
+    reads it a second time only for ``Match canonical``/``Match final`` or CanonicalizeHostname
+    (readconf.c match_cfg_line sets want_final_pass; ssh.c re-reads the files then): found by
+    tests/test_ssh_config_parse.py's comparison with ``ssh -G``.
+    """
+    matches = [m for block in parsed._config for m in block.get("matches", [])]
+    final = any(m.get("type") in ("canonical", "final") for m in matches)
+    first = parsed._lookup(hostname=alias)
+    if final or first.get("canonicalizehostname") in ("yes", "always"):
+        return parsed.lookup(alias)  # paramiko's passes are OpenSSH's here
+    if "hostname" not in first:
+        first["hostname"] = alias
+    return parsed._expand_variables(first, alias)
+
+
 def paramiko_options(
     alias: str,
     config: Path | None,
@@ -100,7 +120,7 @@ def paramiko_options(
             )
     try:
         parsed = paramiko.SSHConfig.from_text("\n".join(lines))
-        entry = parsed.lookup(alias)
+        entry = _lookup_once(parsed, alias)
     except (paramiko.ssh_exception.ConfigParseError, ValueError) as exc:
         raise UsageError(f"cannot parse the SSH config {where}: {exc}; fix the file.") from None
     except paramiko.ssh_exception.CouldNotCanonicalize as exc:
