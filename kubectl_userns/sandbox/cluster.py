@@ -27,6 +27,7 @@ from kubectl_userns.sandbox.node import start_sshd as _start_sshd
 from kubectl_userns.sandbox.node import stop_sshd as _stop_sshd
 from kubectl_userns.sandbox.objects import (
     SANDBOX_KERNEL,
+    allocated_ids_per_pod,
     kubelet_argv,
     kubelet_config,
     kubelet_config_file,
@@ -39,10 +40,9 @@ from kubectl_userns.sandbox.pods import (
     ContainerState,
     PodState,
     free_slot,
-    pod_cgroup,
     spawn,
-    start_containers,
 )
+from kubectl_userns.sandbox.runtime import Situation, new_pod_state, situate_pod, start_pod
 from kubectl_userns.sandbox.statedir import (
     ID_FILE,
     STATE_FILE,
@@ -59,6 +59,9 @@ from kubectl_userns.sandbox.statedir import (
 from kubectl_userns.sandbox.store import ObjectStore
 
 DEFAULT_STATE_DIR = Path("/tmp/kubectl-userns-sandbox")
+# where the sandbox puts a pod that CRI-O gives a user namespace of its own (userns-mode auto):
+# containers/storage's range from the "containers" subordinate IDs, not the kubelet's pool
+CRIO_AUTO_USERNS_FIRST = 2147483648
 TESTPOD_UID = "e33ed7f7-0c89-42a5-9956-94a0a1761b23"
 KUBELET_CGROUP = "system.slice/kubelet.service"  # the kubelet's unit, outside kubepods
 
@@ -229,8 +232,11 @@ class Sandbox:
         getsubids: bool = True,
         max_user_namespaces: int | None = None,
         kubelet_version: str = "v1.33.1",
-        container_runtime_version: str = "cri-o://1.33.0",
+        container_runtime_version: str | None = None,
         oci_userns: bool = True,
+        runtime: str = "crio",
+        conmon_cgroup: str = "system.slice",
+        cgroup_root: str = "/",
         kernel_version: str = SANDBOX_KERNEL,
         oci_runtimes: dict[str, str] | None = None,
         configz: dict[str, Any] | None = None,
@@ -239,6 +245,10 @@ class Sandbox:
         kubelet_process: bool = True,
     ) -> NodeState:
         """Start a node; ``configz`` is the kubelet config served for it (``{}``: none served).
+
+        ``runtime`` (crio or containerd) decides its pods' layout (sandbox/runtime.py),
+        ``conmon_cgroup`` CRI-O's setting of that name, ``cgroup_root`` the kubelet's
+        --cgroup-root; the kubelet allocates ``idsPerPod`` from configz from 1.35 on only.
 
         ``kernel_version`` is what the node's Node object and its ``uname -r`` report;
         ``oci_runtimes`` the OCI runtimes found on it, name to version (default: crun 1.21, one
@@ -252,6 +262,10 @@ class Sandbox:
         """
         if name in self.nodes:
             raise SandboxError(f"node {name} already exists in the sandbox.")
+        if container_runtime_version is None:
+            container_runtime_version = (
+                "cri-o://1.33.0" if runtime == "crio" else "containerd://2.1.4"
+            )
         index = len(self.nodes) + 1
         address = f"{self.data['address_prefix']}.{index}"
         node_dir = self.state_dir / "nodes" / name
@@ -290,7 +304,13 @@ class Sandbox:
             host_key_pub=host_key,
             subuid=subuid,
             kubelet_root=kubelet_root,
+            runtime=runtime,
+            conmon_cgroup=conmon_cgroup,
+            cgroup_root=cgroup_root,
         )
+        if configz is None:
+            configz = kubelet_config(cgroup_driver=cgroup_driver, cgroup_root=cgroup_root)
+        state.ids_per_pod = allocated_ids_per_pod(configz, kubelet_version)
         self.nodes[name] = state
         self.save()
         start_node(state)
@@ -343,8 +363,8 @@ class Sandbox:
         containers: int | list[str] = 1,
         processes: int = 1,
         host_id: int | None = None,
-        length: int = 65536,
-        runtime: str = "crio",
+        length: int | None = None,
+        runtime: str | None = None,
         image: str = "debian",
         kubelet_record_host_id: int | None = None,
         record: bool = True,
@@ -353,69 +373,95 @@ class Sandbox:
         churn: bool = False,
         phase: str = "Running",
         labels: dict[str, str] | None = None,
+        share_process_namespace: bool = False,
+        static: bool = False,
+        crash_loop: bool = False,
+        nested_userns: bool = False,
+        runtime_ignores_userns: bool = False,
+        crio_userns_mode: str | None = None,
+        host_network: bool = False,
     ) -> PodState:
-        """Start a pod's containers on ``node`` and publish the Pod object."""
+        """Start a pod's sandbox and containers on ``node`` (its runtime's layout, see
+        sandbox/runtime.py) and publish the Pod object. Situations of real clusters: ``static``
+        (named <name>-<node>, kubelet UID = config hash), ``crash_loop`` (every container
+        exited), ``nested_userns`` (a child user namespace, as rootless podman makes),
+        ``runtime_ignores_userns`` (recorded range, host namespace), ``crio_userns_mode``
+        (CRI-O's io.kubernetes.cri-o.userns-mode annotation, without hostUsers)."""
         state_node = self.nodes[node]
-        uid = uid or str(uuid.uuid4())
+        length = length or state_node.ids_per_pod
         names = (
             containers
             if isinstance(containers, list)
             else (["shell"] if containers == 1 else [f"c{i}" for i in range(containers)])
         )
-        isolated = host_users is False
-        if isolated and host_id is None:
+        if crio_userns_mode is not None and host_id is None:
+            host_id = CRIO_AUTO_USERNS_FIRST  # containers/storage's range, not the kubelet's
+        if host_users is False and host_id is None:
             host_id = free_slot(state_node, self.pods.values(), length)
-        pod_dir = pod_cgroup(uid, qos_class, state_node.cgroup_driver)
-        pod = PodState(
-            name=name,
+        pod = new_pod_state(
+            state_node,
+            name=f"{name}-{node}" if static else name,
             namespace=namespace,
-            uid=uid,
-            node=node,
+            uid=uid or str(uuid.uuid4()),
             host_users=host_users,
             qos_class=qos_class,
-            runtime=runtime,
-            host_id=host_id if isolated else None,
+            runtime=runtime or state_node.runtime,
+            host_id=host_id,
             length=length,
-            pod_cgroup=pod_dir,
+            static=static,
         )
-        if host_id is not None and isolated:
-            pod.slots.append(host_id)
+        runtime_userns = (host_users is False and not runtime_ignores_userns) or bool(
+            crio_userns_mode
+        )
         if kubelet_record_host_id is not None:
             pod.slots.append(kubelet_record_host_id)
-        self.pods[f"{namespace}/{name}"] = pod
+        self.pods[f"{namespace}/{pod.name}"] = pod
         self.save()
         statuses: list[tuple[str, str, str]] = []
         if phase == "Running":
-            statuses = start_containers(
-                state_node,
-                pod,
-                names,
-                image=image,
+            situation = Situation(
                 processes=processes,
                 churn=churn,
                 shared_userns=shared_userns,
                 host_root_process=host_root_process,
                 record=record,
                 kubelet_record_host_id=kubelet_record_host_id,
+                share_process_namespace=share_process_namespace,
+                crash_loop=crash_loop,
+                nested_userns=nested_userns,
+                runtime_userns=runtime_userns,
+            )
+            statuses = start_pod(
+                state_node,
+                pod,
+                names,
+                image=image,
+                situation=situation,
                 next_slot=lambda: free_slot(state_node, self.pods.values(), length),
                 save=self.save,
             )
         self.save()
-        self.store.put(
-            "pods",
-            make_pod(
-                name,
-                namespace,
-                uid=uid,
-                node_name=node if phase == "Running" else "",
-                host_ip=state_node.address,
-                containers=statuses or [(c, image, "") for c in names],
-                host_users=host_users,
-                qos_class=qos_class,
-                phase=phase,
-                labels=labels,
-            ),
+        obj = make_pod(
+            pod.name,
+            namespace,
+            uid=pod.uid,
+            node_name=node if phase == "Running" else "",
+            host_ip=state_node.address,
+            containers=statuses or [(c, image, "") for c in names],
+            host_users=host_users,
+            qos_class=qos_class,
+            phase=phase,
+            labels=labels,
+            host_network=host_network,
         )
+        situate_pod(
+            obj,
+            mirror_of=pod.kubelet_uid if static else None,
+            crio_userns_mode=crio_userns_mode,
+            share_process_namespace=share_process_namespace,
+            crash_loop=crash_loop,
+        )
+        self.store.put("pods", obj)
         return pod
 
     def pod(self, name: str, namespace: str = "default") -> PodState:

@@ -49,6 +49,7 @@ for f in bashrc profile; do
   [ ! -f "/usr/share/base-files/dot.$f" ] || cp "/usr/share/base-files/dot.$f" "/root/.$f"
 done
 ln -s /bin/sleep /run/crio/conmon  # what the sandbox's conmon stand-ins run as
+ln -s /bin/sleep /run/crio/pause  # and its pause (sandbox) stand-ins
 umount -R /sys/fs/cgroup  # the host's cgroup mounts: a node has its own
 if [ "$mode" = hybrid ]; then
   mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup
@@ -99,6 +100,10 @@ class NodeState:
     host_key_pub: str = ""
     subuid: str | None = "kubelet:65536:7208960\n"
     extra: dict[str, Any] = field(default_factory=dict)
+    runtime: str = "crio"  # "crio" or "containerd": the layout of its pods' processes
+    conmon_cgroup: str = "system.slice"  # CRI-O's conmon_cgroup ("pod" or a slice)
+    cgroup_root: str = "/"  # the kubelet's --cgroup-root
+    ids_per_pod: int = 65536  # what the kubelet allocates (configz honoured from 1.35 only)
 
     @property
     def cgroup2(self) -> Path:

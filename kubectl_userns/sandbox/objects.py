@@ -254,6 +254,7 @@ def kubelet_config(
     max_pods: int = 110,
     feature_gates: dict[str, bool] | None = None,
     cgroup_driver: str = "systemd",
+    cgroup_root: str = "/",
 ) -> JSON:
     """The inner part of the kubelet's /configz answer (a KubeletConfiguration).
 
@@ -268,7 +269,7 @@ def kubelet_config(
         "authorization": {"mode": "Webhook"},
         "clusterDomain": "cluster.local",
         "clusterDNS": ["10.96.0.10"],
-        "cgroupRoot": "/",
+        "cgroupRoot": cgroup_root,
         "cgroupsPerQOS": True,
         "cgroupDriver": cgroup_driver,
         "containerRuntimeEndpoint": "unix:///var/run/crio/crio.sock",
@@ -314,3 +315,33 @@ def kubelet_argv(kubelet_root: str, container_runtime_version: str) -> list[str]
     if kubelet_root != "/var/lib/kubelet":
         argv.append(f"--root-dir={kubelet_root}")
     return argv
+
+
+def allocated_ids_per_pod(config: JSON | None, kubelet_version: str) -> int:
+    """How many IDs this kubelet gives each pod: ``userNamespaces.idsPerPod`` from 1.35 on.
+
+    The field exists from 1.33, but kubelets before 1.35 allocate 65536 whatever it says
+    (kubernetes#133373, CHANGELOG-1.35; userns-facts.md section 2).
+    """
+    ids = ((config or {}).get("userNamespaces") or {}).get("idsPerPod")
+    parts = kubelet_version.lstrip("v").split(".")
+    try:
+        minor = (int(parts[0]), int(parts[1]))
+    except (IndexError, ValueError):
+        minor = (1, 35)
+    if isinstance(ids, int) and ids > 0 and minor >= (1, 35):
+        return ids
+    return 65536
+
+
+def static_pod_hash(namespace: str, name: str, node: str) -> str:
+    """A static pod's UID as the kubelet makes it: 32 hex digits of an md5 hash.
+
+    The kubelet hashes the decoded pod and then its source (kubernetes
+    pkg/kubelet/config/common.go applyDefaults: "host:<node>", "file:<path>"); the sandbox
+    hashes the pod's name and node the same way, so the value has the real shape.
+    """
+    import hashlib
+
+    text = f"{namespace}/{name} host:{node} file:/etc/kubernetes/manifests/{name}.yaml"
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
