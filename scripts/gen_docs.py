@@ -4,6 +4,7 @@
 - docs/commands.md: the command reference, from each command's real --help text.
 - docs/verify-node-checks.md: verify-node's checks, from their catalogue
   (kubectl_userns/checks/node/catalogue.py).
+- docs/inspect-checks.md: inspect's checks, from their catalogue (kubectl_userns/checks/pod/).
 - README.md: the blocks between ``<!-- generated: NAME -->`` and ``<!-- end generated -->``,
   each the real output of the command named in the block's first line (run against the
   sandbox when it needs a cluster; see docs_examples in this file).
@@ -135,12 +136,20 @@ def main() -> int:
     text = command_reference()
     checks_target = ROOT / "docs" / "verify-node-checks.md"
     checks_text = node_checks_table()
+    from kubectl_userns.checks.pod import catalogue_markdown
+
+    pod_checks_target = ROOT / "docs" / "inspect-checks.md"
+    pod_checks_text = catalogue_markdown()
     readme_path = ROOT / "README.md"
     readme = readme_path.read_text()
     new_readme = fill_readme(readme, run_examples(readme_blocks(readme)))
     if args.check:
         stale = []
-        for path, wanted in ((target, text), (checks_target, checks_text)):
+        for path, wanted in (
+            (target, text),
+            (checks_target, checks_text),
+            (pod_checks_target, pod_checks_text),
+        ):
             if not path.exists() or path.read_text() != wanted:
                 stale.append(str(path.relative_to(ROOT)))
         if normalize(new_readme) != normalize(readme):
@@ -154,8 +163,10 @@ def main() -> int:
         return 0
     target.write_text(text)
     checks_target.write_text(checks_text)
+    pod_checks_target.write_text(pod_checks_text)
     readme_path.write_text(new_readme)
-    print(f"wrote {target.relative_to(ROOT)}, {checks_target.relative_to(ROOT)} and README.md")
+    written = (target, checks_target, pod_checks_target)
+    print(f"wrote {', '.join(str(t.relative_to(ROOT)) for t in written)} and README.md")
     return 0
 
 

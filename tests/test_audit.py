@@ -172,7 +172,11 @@ def test_all_namespaces(cluster: Sandbox) -> None:
         ["not-isolated", "n2", "default/lying"]
     ]
     assert (
-        "asks for hostUsers: false but kubelet-record: the kubelet allocated 0 786432 65536 "
+        # the record is the allocation: IDs outside it fail ids-in-range too
+        "asks for hostUsers: false but ids-in-range: PIDs" in _line(findings, "default/lying")
+    )
+    assert (
+        "kubelet-record: the kubelet allocated 0 786432 65536 "
         "but the processes run with 0 720896 65536" in _line(findings, "default/lying")
     )
     assert _line(findings, "unreachable").split()[:4] == [

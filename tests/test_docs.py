@@ -88,3 +88,14 @@ def test_the_drift_check_masks_only_what_the_host_decides() -> None:
         ("hostId 4980736 = 76 x 65536", "hostId 5177344 = 79 x 65536"),
     ):
         assert gen_docs.normalize(a) != gen_docs.normalize(b), (a, b)
+
+
+def test_inspect_checks_doc_matches_the_catalogue() -> None:
+    from kubectl_userns.checks.pod import CATALOGUE, catalogue_markdown
+
+    assert (ROOT / "docs" / "inspect-checks.md").read_text() == catalogue_markdown()
+    seen = set()
+    for entry in CATALOGUE:
+        assert (entry.id, entry.pods) not in seen
+        seen.add((entry.id, entry.pods))
+        assert entry.reads and entry.rule and entry.source, entry.id

@@ -50,7 +50,8 @@ def test_testpod_is_isolated(sandbox: Sandbox) -> None:
     # the PID as the node sees it, host UID 4980736 = UID 0 in the pod, the map
     assert fields[2:4] == ["4980736", "0"]
     assert fields[5:] == ["0:4980736:65536", "0:4980736:65536", "sleep", "infinity"]
-    assert any(r.startswith("shell/conmon ") for r in rows)
+    # CRI-O by default: conmon in system.slice, not in the pod (cri-o pkg/config/config_linux.go)
+    assert not any("conmon" in r.split()[0] for r in rows)
     assert set(checks(run).values()) == {"PASS"}
     assert len(checks(run)) == 8
     assert run.stdout.rstrip().endswith(
@@ -175,7 +176,11 @@ def test_cgroupfs_containerd_on_a_hybrid_node(variants: Sandbox) -> None:
     report = json.loads(run.stdout)
     uid = report["pod"]["uid"]
     assert report["podCgroup"] == f"/sys/fs/cgroup/unified/kubepods/burstable/pod{uid}"
-    assert [p["role"] for p in report["processes"]] == ["app"]  # containerd: no conmon
+    # containerd: no conmon; pause, the pod sandbox, in <pod cgroup>/<sandbox id>
+    assert [p["role"] for p in report["processes"]] == ["app", "sandbox"]
+    sandbox_id = variants.pod("ctrd").sandbox_id
+    assert report["processes"][1]["cgroup"].endswith(f"/pod{uid}/{sandbox_id}")
+    assert report["processes"][1]["uidInPod"] == 65535
 
 
 def test_overlapping_pods_fail(variants: Sandbox) -> None:

@@ -13,13 +13,23 @@ from collections.abc import Sequence
 from typing import Any
 
 from kubectl_userns.checks.idmap import is_host_map, parse_id_map
-from kubectl_userns.checks.pod import REPORT_VERSION, PodFacts, build_report, pod_facts
+from kubectl_userns.checks.pod import (
+    REPORT_VERSION,
+    PodFacts,
+    build_report,
+    ids_per_pod_in_force,
+    judged_processes,
+    pod_facts,
+)
 from kubectl_userns.errors import EXIT_CHECK_FAILED, EXIT_INCOMPLETE, EXIT_OK, UsernsError
 from kubectl_userns.probe.pod_dump import OtherPod, PodDump, parse_pod_dump
 
 ISOLATED = "ISOLATED"
 NOT_ISOLATED = "NOT ISOLATED"
 HOST_USERNS = "HOST USERNS"
+# hostUsers is not false, yet the processes run in a user namespace of their own (CRI-O's
+# io.kubernetes.cri-o.userns-mode annotation): the kubelet neither allocated nor records it
+RUNTIME_USERNS = "RUNTIME USERNS"
 UNKNOWN = "UNKNOWN"
 
 HOST_NAMESPACE_FIELDS = ("hostNetwork", "hostPID", "hostIPC")
@@ -67,26 +77,40 @@ def audit_node(
     pods: Sequence[dict[str, Any]],
     probe_output: str,
     *,
-    ids_per_pod: int,
-    ids_source: str,
+    config: dict[str, Any] | None,
+    config_problem: str = "",
+    kubelet_version: str = "",
 ) -> list[dict[str, Any]]:
-    """One row per pod of ``node`` from the one probe run that covered them all."""
+    """One row per pod of ``node`` from the one probe run that covered them all.
+
+    Pods are looked up by the UID the kubelet uses on the node (a static pod's config hash);
+    idsPerPod is the one the node's kubelet applies (``ids_per_pod_in_force``).
+    """
     facts = [pod_facts(p) for p in pods]
-    dumps = {f.uid: parse_pod_dump(probe_output, f.uid, node) for f in facts}
+    dumps = {f.node_uid: parse_pod_dump(probe_output, f.node_uid, node) for f in facts}
+    lengths = tuple(
+        m.length
+        for dump in dumps.values()
+        for record in ([dump.record] if dump.record else []) + list(dump.other_records.values())
+        for m in record.uid_mappings[:1]
+    )
+    ids = ids_per_pod_in_force(config, config_problem, kubelet_version, lengths)
     rows = []
     for pod, fact in zip(pods, facts, strict=True):
-        dump = dumps[fact.uid]
+        dump = dumps[fact.node_uid]
         if dump.pod_dir is None:
             rows.append(unknown_row(pod, f"no cgroup found for the pod on node {node}"))
             continue
-        if not dump.processes:
-            rows.append(unknown_row(pod, "the pod's cgroup holds no processes (restarting?)"))
+        if not judged_processes(fact, dump):
+            rows.append(
+                unknown_row(pod, "no running container and no pod sandbox (CrashLoopBackOff?)")
+            )
             continue
         report = build_report(
             fact,
             _with_neighbours(dump, dumps),
-            ids_per_pod=ids_per_pod,
-            ids_source=ids_source,
+            ids_per_pod=ids.value,
+            ids_source=ids.source,
         )
         rows.append(judged_row(pod, fact, report))
     return rows
@@ -125,7 +149,7 @@ def judged_row(pod: dict[str, Any], facts: PodFacts, report: dict[str, Any]) -> 
     host_range = None if in_host else report["mapping"]["hostRange"]
     failed = [c for c in report["checks"] if c["status"] == "FAIL"]
     if not facts.user_namespace_requested:
-        verdict = HOST_USERNS
+        verdict = HOST_USERNS if host_range is None else RUNTIME_USERNS
     else:
         verdict = NOT_ISOLATED if failed else ISOLATED
     return {
@@ -263,6 +287,7 @@ def build_audit(rows: Sequence[dict[str, Any]], node_errors: dict[str, str]) -> 
     findings += unreachable_findings(node_errors, ordered)
     counts = {v: sum(1 for r in ordered if r["verdict"] == v) for v in (ISOLATED, NOT_ISOLATED)}
     counts[HOST_USERNS] = sum(1 for r in ordered if r["verdict"] == HOST_USERNS)
+    counts[RUNTIME_USERNS] = sum(1 for r in ordered if r["verdict"] == RUNTIME_USERNS)
     counts[UNKNOWN] = sum(1 for r in ordered if r["verdict"] == UNKNOWN)
     failing = sum(1 for f in findings if f["severity"] == "FAIL")
     if failing:
@@ -287,6 +312,7 @@ def build_audit(rows: Sequence[dict[str, Any]], node_errors: dict[str, str]) -> 
             "isolated": counts[ISOLATED],
             "notIsolated": counts[NOT_ISOLATED],
             "hostUserns": counts[HOST_USERNS],
+            "runtimeUserns": counts[RUNTIME_USERNS],
             "unknown": counts[UNKNOWN],
             "failingFindings": failing,
             "unreachableNodes": len(node_errors),
@@ -307,6 +333,8 @@ def summary_line(audit: dict[str, Any]) -> str:
         f"{s['notIsolated']} not isolated",
         f"{s['hostUserns']} in the host user namespace",
     ]
+    if s.get("runtimeUserns"):
+        parts.append(f"{s['runtimeUserns']} in a runtime's user namespace")
     if s["unknown"]:
         parts.append(f"{s['unknown']} unknown")
     tail = ""

@@ -131,10 +131,13 @@ for uid in "$@"; do
   eval "found_$n=\$found poddir_$n=\$poddir procs_$n=\$procs"
 done
 
-# the other pods of this node: one running process each (pass 1 picks it, pass 2 prints it)
+# the other pods of this node: one running process each (pass 1 picks it, pass 2 prints it),
+# under the kubepods cgroup where the pod was found: with --cgroup-root the systemd driver
+# prefixes every slice name (/kubelet: kubelet.slice/kubelet-kubepods.slice/...; kubernetes
+# pkg/kubelet/cm/cgroup_manager_linux.go ToSystemd), cgroupfs nests kubepods under the root
 kube=
 case $last_poddir in
-  */kubepods.slice/*) kube=${last_poddir%%/kubepods.slice/*}/kubepods.slice ;;
+  */kubepods.slice/* | */*-kubepods.slice/*) kube=${last_poddir%%kubepods.slice/*}kubepods.slice ;;
   */kubepods/*) kube=${last_poddir%%/kubepods/*}/kubepods ;;
 esac
 

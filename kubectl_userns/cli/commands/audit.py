@@ -56,7 +56,8 @@ HELP = """Audit the user-namespace isolation of every running pod, node by node.
 Lists the pods from the API, groups them by node and probes each node once (one read-only
 script for all its pods), nodes in parallel. One row per pod: HOSTUSERS from the spec, the
 host ID range of its user namespace (or 'host'), how many of its processes run as UID 0 on
-the host, and the verdict: ISOLATED, NOT ISOLATED, HOST USERNS or UNKNOWN (with the reason).
+the host, and the verdict: ISOLATED, NOT ISOLATED, HOST USERNS, RUNTIME USERNS (a user
+namespace the runtime made without hostUsers: false) or UNKNOWN (with the reason).
 Then the findings across pods: overlapping ID ranges on a node, hostUsers: false pods that are
 not isolated, host-root pods without a user namespace (candidates for hostUsers: false, except
 those that need hostNetwork, hostPID or hostIPC), and unreachable nodes. A node that cannot be
@@ -290,7 +291,8 @@ def _audit_node(
     """Probe one node for all its pods; a failure makes its pods UNKNOWN, never raises."""
     from kubectl_userns.access.node import node_address
     from kubectl_userns.checks.cluster import audit_node, node_error_text, unknown_row
-    from kubectl_userns.checks.pod import DEFAULT_IDS_PER_POD
+    from kubectl_userns.checks.pod import pod_facts
+    from kubectl_userns.cli.commands.inspect import kubelet_version
     from kubectl_userns.probe import load_script
 
     try:
@@ -299,13 +301,11 @@ def _audit_node(
             address = (pods[0].get("status") or {}).get("hostIP")
         if needs_address and not address:
             address = node_address(client.get_node(node), access.ssh_address_type)
-        config, _why = client.get_configz(node)
-        ids = ((config or {}).get("userNamespaces") or {}).get("idsPerPod")
-        ids_per_pod = int(ids) if isinstance(ids, int) and ids > 0 else DEFAULT_IDS_PER_POD
-        source = "kubelet configz" if ids_per_pod == ids else "default"
+        config, why = client.get_configz(node)
+        version = kubelet_version(client, node)
         runner = opener(node, address)
         try:
-            uids = [p["metadata"]["uid"] for p in pods]
+            uids = [pod_facts(p).node_uid for p in pods]
             output = runner.run(load_script("inspect"), [access.kubelet_root, *uids])
         finally:
             runner.close()
@@ -313,7 +313,9 @@ def _audit_node(
             why = output.stderr.strip()[:200] or "no message"
             reason = f"the probe failed on node {node} (exit {output.exit_status}: {why})"
             return [unknown_row(p, reason) for p in pods], reason
-        rows = audit_node(node, pods, output.stdout, ids_per_pod=ids_per_pod, ids_source=source)
+        rows = audit_node(
+            node, pods, output.stdout, config=config, config_problem=why, kubelet_version=version
+        )
         return rows, ""
     except UsernsError as exc:
         reason = node_error_text(exc)

@@ -154,7 +154,7 @@ def run_inspect(
     from kubectl_userns.access.api import KubeClient
     from kubectl_userns.access.node import NodeRunner, node_address, open_runner
     from kubectl_userns.access.ssh import SSHRunner
-    from kubectl_userns.checks.pod import DEFAULT_IDS_PER_POD, build_report, pod_facts
+    from kubectl_userns.checks.pod import build_report, ids_per_pod_in_force, pod_facts
     from kubectl_userns.probe import load_script
     from kubectl_userns.probe.pod_dump import parse_pod_dump
 
@@ -207,14 +207,12 @@ def run_inspect(
     connecting = threading.Thread(target=connect, daemon=True)
     connecting.start()
     try:
-        config, _why = client.get_configz(facts.node)
-        ids = ((config or {}).get("userNamespaces") or {}).get("idsPerPod")
-        ids_per_pod = int(ids) if isinstance(ids, int) and ids > 0 else DEFAULT_IDS_PER_POD
-        source = "kubelet configz" if ids_per_pod == ids else "default"
+        config, why = client.get_configz(facts.node)
+        version = kubelet_version(client, facts.node)
         connecting.join()
         if failure:
             raise failure[0]
-        output = runner.run(load_script("inspect"), [access.kubelet_root, facts.uid])
+        output = runner.run(load_script("inspect"), [access.kubelet_root, facts.node_uid])
     finally:
         runner.close()
     if output.exit_status != 0:
@@ -222,21 +220,43 @@ def run_inspect(
             f"the probe failed on node {facts.node} (exit {output.exit_status}: "
             f"{output.stderr.strip()[:200] or 'no message'}); check that the node has a POSIX sh."
         )
-    dump = parse_pod_dump(output.stdout, facts.uid, facts.node)
+    dump = parse_pod_dump(output.stdout, facts.node_uid, facts.node)
     if dump.pod_dir is None:
         raise PodCgroupNotFoundError(
             f"the cgroup of {where} was not found on node {facts.node} (tried "
             f"{', '.join(dump.tried) or 'no cgroup mount'}); is this the pod's node, and does "
             "the kubelet use the systemd or cgroupfs driver?"
         )
-    if not any(p for p in dump.processes):
+    from kubectl_userns.checks.pod import judged_processes
+
+    if not judged_processes(facts, dump, container):
+        held = ", ".join(str(p.pid) for p in dump.processes)
+        what = f"only runtime processes (PIDs {held})" if held else "no process"
         raise PodCgroupNotFoundError(
-            f"the cgroup {dump.pod_dir} of {where} holds no processes on node {facts.node}; "
-            "the pod may be restarting - try again."
+            f"{where} has no running container on node {facts.node}: its cgroup "
+            f"{dump.pod_dir} holds {what} and no pod sandbox to judge from (CrashLoopBackOff "
+            "or restarting?); inspect it once a container runs."
         )
-    return build_report(
-        facts, dump, ids_per_pod=ids_per_pod, ids_source=source, container=container
+    lengths = tuple(
+        m.length
+        for record in ([dump.record] if dump.record else []) + list(dump.other_records.values())
+        for m in record.uid_mappings[:1]
     )
+    ids = ids_per_pod_in_force(config, why, version, lengths)
+    return build_report(
+        facts, dump, ids_per_pod=ids.value, ids_source=ids.source, container=container
+    )
+
+
+def kubelet_version(client: Any, node: str) -> str:
+    """The node's kubelet version from the API, or "" when the node cannot be read."""
+    from kubectl_userns.errors import UsernsError
+
+    try:
+        node_obj = client.get_node(node)
+    except UsernsError:
+        return ""
+    return str(((node_obj.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", ""))
 
 
 def _map_cell(text: str | None) -> str:
