@@ -85,7 +85,7 @@ def test_containerd_pause_is_the_pod_sandbox_and_is_checked_with_the_pod(cluster
         f"{pause['pid']}) run outside the host user namespace {report['hostUserNamespace']}",
     )
     table = inspect(cluster, "plain")
-    assert "- (sandbox)" in table.stdout and "(infra)" not in table.stdout
+    assert "-/sandbox " in table.stdout and "/infra" not in table.stdout
 
 
 def test_a_crash_looping_containerd_pod_is_judged_from_its_pause(cluster: Sandbox) -> None:
