@@ -1,15 +1,23 @@
-"""A minimal kubelet for the sandbox: runs a pod created through the API emulator on its node.
+"""The sandbox's kubelet: runs a pod created through the API emulator on its node, as the
+built-in pods run (kubectl apply -f, kubectl run, --via pod's probe pods alike).
 
-Only what ``--via pod`` needs: one container whose ``command`` runs inside the node's
-namespaces, in a private mount namespace, chrooted into a root of its own: a tmpfs with the
-node's ``/usr`` as the image, each ``hostPath`` volume bind-mounted (recursively, as container
-runtimes do) at its ``mountPath`` (read-only when the mount says so) and each ``emptyDir`` a
-fresh tmpfs; with ``hostPID: false`` it gets a PID namespace of its own. The process keeps only
-the capabilities its ``securityContext`` adds (all when privileged), with no_new_privs unless
-escalation is allowed, and ``readOnlyRootFilesystem`` is honoured. stdout and stderr go to one
-log, as a container runtime's do; the pod's status moves Pending -> Running ->
-Succeeded/Failed with the container's exit code. ``activeDeadlineSeconds`` is enforced;
-deleting the pod kills what still runs.
+Like the real kubelet and runtime it gives the pod the kubepods cgroup of its QoS class
+(kubernetes pkg/apis/core/v1/helper/qos/qos.go; pkg/kubelet/cm), an ID slot from the node's
+pool with a record at <kubelet root>/pods/<uid>/userns and a user namespace of that mapping when
+``hostUsers: false`` (pkg/kubelet/userns/userns_manager.go), the node runtime's plumbing
+(containerd's pause, CRI-O's conmon; see sandbox/pods.py) and container IDs in its status.
+
+Each container's ``command`` + ``args`` (``sleep infinity`` when none: the sandbox has no image
+entrypoints) runs inside the node's namespaces, in a private mount namespace, chrooted into a
+root of its own: a tmpfs with the node's ``/usr`` as the image, each ``hostPath`` volume
+bind-mounted (recursively, as container runtimes do) at its ``mountPath`` (read-only when the
+mount says so) and each ``emptyDir`` a fresh tmpfs; with ``hostPID: false`` it gets a PID
+namespace of its own. The process keeps only the capabilities its ``securityContext`` adds (all
+when privileged), with no_new_privs unless escalation is allowed, and
+``readOnlyRootFilesystem`` is honoured. stdout and stderr go to one log, as a container
+runtime's do; the pod's status moves Pending -> Running -> Succeeded/Failed with the containers'
+exit codes. ``activeDeadlineSeconds`` is enforced; deleting the pod kills what still runs,
+removes its cgroups and releases its ID slot (its record).
 """
 
 from __future__ import annotations
@@ -20,59 +28,44 @@ import os
 import signal
 import subprocess
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kubectl_userns.checks.idmap import parse_subid_file
+from kubectl_userns.sandbox.container import container_argv, qos_class
+from kubectl_userns.sandbox.node import NodeState, wait_child
+from kubectl_userns.sandbox.pods import (
+    PAUSE_UID,
+    conmon_cgroup,
+    container_cgroup,
+    move_process,
+    new_container_id,
+    pod_cgroup,
+    recorded_slots,
+    start_process,
+    write_kubelet_record,
+)
 from kubectl_userns.sandbox.store import ObjectStore, file_name, now
 
 JSON = dict[str, Any]
 
-# Inside the node: build the container's root and mounts, drop capabilities, run the command.
-# The root is a tmpfs holding the "image" - the node's /usr read-only with the merged-/usr links,
-# an /etc with only root in passwd and group, the node's /dev, /proc (the node's with hostPID,
-# else a fresh one of the pod's PID namespace) - and each volume at its mountPath. The command
-# sees only that, as in a real container: a probe that reads a node path its pod does not mount
-# fails here as it would on a cluster. Few processes: the directories come ready-made in one
-# argument, and `mount --rbind -o ro` binds and makes read-only in one go.
-# "$@" = ROOT, hostPID yes|no, DIRS and FILES (newline-separated, inside ROOT), N, then
-# N x (kind source target ro|rw), then ro|rw (the root filesystem), caps, nnp, --, the command.
-_SETUP = r"""
-set -euf
-r=$1 host_pid=$2 dirs=$3 files=$4 n=$5; shift 5
-nl='
-'
-mkdir -p "$r"
-mount -t tmpfs -o mode=755 container-root "$r"
-IFS=$nl
-mkdir -p $dirs
-for f in $files; do : > "$f"; done
-unset IFS
-mount --rbind -o ro /usr "$r/usr"
-links=
-for d in bin sbin lib lib32 lib64 libx32; do [ -L "/$d" ] && links="$links usr/$d"; done
-[ -z "$links" ] || (cd "$r" && exec ln -s $links .)
-if [ "$host_pid" = yes ]; then mount --rbind /proc "$r/proc"; else mount -t proc proc "$r/proc"; fi
-mount --rbind /dev "$r/dev"
-printf 'root:x:0:0:root:/root:/bin/sh\n' > "$r/etc/passwd"
-printf 'root:x:0:\n' > "$r/etc/group"
-while [ "$n" -gt 0 ]; do
-  kind=$1 src=$2 dst=$r$3 mode=$4; shift 4; n=$((n - 1))
-  case $kind in
-    hostPath) mount --rbind -o "$mode" "$src" "$dst" ;;
-    emptyDir) mount -t tmpfs -o mode=1777 tmpfs "$dst" ;;
-  esac
-done
-if [ "$1" = ro ]; then mount -o remount,bind,ro "$r"; fi
-caps=$2 nnp=$3; shift 4
-if [ "$nnp" = yes ]; then
-  exec chroot "$r" setpriv --no-new-privs --bounding-set="$caps" --inh-caps=-all -- "$@"
-fi
-exec chroot "$r" setpriv --bounding-set="$caps" --inh-caps=-all -- "$@"
-"""
-# the image's directories (merged-/usr links are made next to them)
-_IMAGE_DIRS = ("usr", "proc", "dev", "etc", "tmp", "root")
 
-_running: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
+@dataclass
+class _Running:
+    containers: list[subprocess.Popen[bytes]]
+    plumbing: list[int]  # host PIDs of pause and conmon processes
+    node: NodeState
+    pod_dir: str
+    uid: str
+
+
+# containerd-shim runs in containerd's own cgroup: its ShimCgroup option defaults to ""
+# (containerd core/runtime/v2 shim options; userns-facts.md section 6)
+CONTAINERD_SHIM_CGROUP = "system.slice/containerd.service"
+
+_running: dict[tuple[str, str], _Running] = {}
 _lock = threading.Lock()
 
 
@@ -80,97 +73,82 @@ def log_path(store: ObjectStore, namespace: str, name: str) -> Path:
     return store.root / "logs" / namespace / file_name(name, ".log")
 
 
-def _node_init_pid(store: ObjectStore, node: str) -> int | None:
-    """The node's PID 1 from the sandbox state file next to the store."""
+def _node_state(store: ObjectStore, node: str) -> NodeState | None:
+    """The node from the sandbox state file next to the store, if it runs."""
     try:
         data = json.loads((store.root.parent / "sandbox.json").read_text())
-        pid = int(data["nodes"][node]["init_pid"])
+        state = NodeState(**data["nodes"][node])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return pid if pid > 0 and Path(f"/proc/{pid}").exists() else None
+    if state.init_pid <= 0 or not Path(f"/proc/{state.init_pid}").exists():
+        return None
+    return state
 
 
-def _capabilities(container: JSON) -> tuple[str, bool]:
-    """``setpriv --bounding-set`` value and whether no_new_privs is set."""
-    context = container.get("securityContext") or {}
-    if context.get("privileged"):
-        return "+all", False
-    caps = context.get("capabilities") or {}
-    drop = {str(c).upper() for c in caps.get("drop") or []}
-    add = [str(c).lower() for c in caps.get("add") or []]
-    # a runtime's default set when nothing is dropped; this kubelet only needs the shape
-    base = "-all" if "ALL" in drop else "+all"
-    spec = ",".join([base, *(f"+{c}" for c in add)]) if add else base
-    return spec, context.get("allowPrivilegeEscalation") is False
+def schedule(store: ObjectStore, pod: JSON) -> str:
+    """Bind a pod that names no node to the sandbox node with the fewest pods (by name on a
+    tie), as kube-scheduler's default scoring spreads pods; "" when no node runs.
 
-
-def _mounts(pod: JSON, container: JSON, root: str) -> list[str]:
-    """DIRS, FILES, N and the mounts for the setup script (see ``_SETUP``).
-
-    A hostPath of type File gets a file to bind onto, any other volume a directory.
+    The binding is stored at once (kube-scheduler posts pods/binding, which sets
+    spec.nodeName and the PodScheduled condition: kubernetes pkg/registry/core/pod/storage).
     """
-    import posixpath
+    try:
+        data = json.loads((store.root.parent / "sandbox.json").read_text())
+        nodes = sorted(data.get("nodes") or {})
+    except (OSError, ValueError):
+        return ""
+    if not nodes:
+        return ""
+    load = {n: 0 for n in nodes}
+    for other in store.list("pods"):
+        name = (other.get("spec") or {}).get("nodeName")
+        if name in load:
+            load[name] += 1
+    chosen: str = min(nodes, key=lambda n: (load[n], n))
+    meta = pod["metadata"]
+    with _lock:
+        stored = store.get("pods", meta["name"], meta["namespace"])
+        if stored is None or stored["metadata"].get("uid") != meta.get("uid"):
+            return ""
+        stored.setdefault("spec", {})["nodeName"] = chosen
+        status = stored.setdefault("status", {})
+        status["conditions"] = [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now()}
+        ]
+        store.put("pods", stored)
+    return chosen
 
-    volumes = {v.get("name"): v for v in (pod.get("spec") or {}).get("volumes") or []}
-    dirs = [f"{root}/{d}" for d in _IMAGE_DIRS]
-    files: list[str] = []
-    args: list[str] = []
-    count = 0
-    for mount in container.get("volumeMounts") or []:
-        volume = volumes.get(mount.get("name")) or {}
-        target = root + posixpath.normpath("/" + str(mount["mountPath"]))
-        mode = "ro" if mount.get("readOnly") else "rw"
-        if "hostPath" in volume:
-            args += ["hostPath", volume["hostPath"]["path"], target[len(root) :], mode]
-            if volume["hostPath"].get("type") in ("File", "FileOrCreate", "CharDevice"):
-                dirs.append(posixpath.dirname(target))
-                files.append(target)
-                count += 1
-                continue
-        elif "emptyDir" in volume:
-            args += ["emptyDir", "-", target[len(root) :], mode]
-        else:
-            continue
-        dirs.append(target)
-        count += 1
-    return ["\n".join(dirs), "\n".join(files), str(count), *args]
+
+def _sandbox_slots(store: ObjectStore, node: str) -> list[int]:
+    """ID slots the sandbox's own pods of ``node`` hold (see Sandbox._free_slot)."""
+    try:
+        data = json.loads((store.root.parent / "sandbox.json").read_text())
+    except (OSError, ValueError):
+        return []
+    slots = []
+    for pod in (data.get("pods") or {}).values():
+        if pod.get("node") == node:
+            slots += [int(s) for s in pod.get("slots") or []]
+    return slots
 
 
-def pod_argv(init_pid: int, pod: JSON) -> list[str]:
-    """The command line that runs the pod's (first) container on the node."""
-    spec = pod.get("spec") or {}
-    container = (spec.get("containers") or [{}])[0]
-    command = [*(container.get("command") or []), *(container.get("args") or [])]
-    caps, nnp = _capabilities(container)
-    read_only = (container.get("securityContext") or {}).get("readOnlyRootFilesystem") is True
-    unshare = ["unshare", "-m", "--propagation", "private"]
-    if not spec.get("hostPID"):
-        unshare += ["-p", "--fork"]
-    root = f"/run/sandbox-kubelet/{pod['metadata']['uid']}"
-    return [
-        "nsenter",
-        "-t",
-        str(init_pid),
-        "-m",
-        "-p",
-        "-u",
-        "-i",
-        "--",
-        *unshare,
-        "--",
-        "sh",
-        "-c",
-        _SETUP,
-        "kubelet",
-        root,
-        "yes" if spec.get("hostPID") else "no",
-        *_mounts(pod, container, root),
-        "ro" if read_only else "rw",
-        caps,
-        "yes" if nnp else "no",
-        "--",
-        *command,
-    ]
+_slot_lock = threading.Lock()
+
+
+def allocate_slot(store: ObjectStore, node: NodeState, length: int) -> int | None:
+    """A free slot of the node's pool: the highest that no record and no sandbox pod holds.
+
+    The real kubelet picks a random free slot (pkg/kubelet/userns/userns_manager.go
+    allocateOne); the sandbox picks deterministically, as Sandbox._free_slot does.
+    """
+    pools = parse_subid_file(node.subuid or "") or parse_subid_file("kubelet:65536:7208960\n")
+    pool = pools[0]
+    used = set(recorded_slots(node)) | set(_sandbox_slots(store, node.name))
+    first = -(-pool.start // length) * length
+    for slot in reversed(range(first, pool.end - length + 1, length)):
+        if not any(abs(slot - u) < length for u in used):
+            return slot
+    return None
 
 
 def _set_status(store: ObjectStore, namespace: str, name: str, uid: str, status: JSON) -> None:
@@ -182,12 +160,12 @@ def _set_status(store: ObjectStore, namespace: str, name: str, uid: str, status:
         store.put("pods", pod)
 
 
-def _container_status(container: str, image: str, state: JSON) -> JSON:
+def _container_status(container: str, image: str, container_id: str, state: JSON) -> JSON:
     return {
         "name": container,
         "image": image,
         "imageID": "",
-        "containerID": f"cri-o://{os.urandom(32).hex()}",
+        "containerID": container_id,
         "ready": "running" in state,
         "restartCount": 0,
         "started": "running" in state,
@@ -198,77 +176,170 @@ def _container_status(container: str, image: str, state: JSON) -> JSON:
 def start(store: ObjectStore, pod: JSON) -> None:
     """Run ``pod`` on its node in the background, if it names a running sandbox node."""
     spec = pod.get("spec") or {}
-    init_pid = _node_init_pid(store, spec.get("nodeName") or "")
-    if init_pid is None:
+    if not spec.get("nodeName"):
+        spec["nodeName"] = schedule(store, pod)
+    node = _node_state(store, spec.get("nodeName") or "")
+    if node is None:
         return  # no such node: the pod stays Pending, as with a real cluster
     meta = pod["metadata"]
     key = (meta["namespace"], meta["name"])
-    container = (spec.get("containers") or [{}])[0]
-    cname, image = container.get("name", "c"), container.get("image", "")
-    node = (store.get("nodes", spec["nodeName"]) or {}).get("status") or {}
+    uid = meta["uid"]
+    qos = qos_class(pod)
+    driver, runtime = node.cgroup_driver, node.runtime
+    pod_dir = pod_cgroup(uid, qos, driver, node.cgroup_root)
+    for root in node.cgroup_dirs:  # the kubelet makes the pod's cgroup first
+        (Path(root) / pod_dir).mkdir(parents=True, exist_ok=True)
+    userns: tuple[int, int] | None = None
+    if spec.get("hostUsers") is False:
+        with _slot_lock:
+            slot = allocate_slot(store, node, node.ids_per_pod)
+            if slot is not None:
+                write_kubelet_record(node, uid, slot, node.ids_per_pod)
+        if slot is None:
+            return  # a real kubelet fails the pod's sandbox; it stays Pending here
+        userns = (slot, node.ids_per_pod)
+    containers = spec.get("containers") or [{}]
+    node_status = (store.get("nodes", node.name) or {}).get("status") or {}
     host_ip = next(
-        (a["address"] for a in node.get("addresses") or [] if a.get("type") == "InternalIP"), ""
+        (a["address"] for a in node_status.get("addresses") or [] if a.get("type") == "InternalIP"),
+        "",
     )
     path = log_path(store, *key)
     path.parent.mkdir(parents=True, exist_ok=True)
+    prefix = "cri-o://" if runtime == "crio" else "containerd://"
+    running = _Running([], [], node, pod_dir, uid)
+    holder: int | None = None
     with open(path, "wb") as log:
-        proc = subprocess.Popen(
-            pod_argv(init_pid, pod),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
+        if runtime == "containerd":  # pause first, in the pod's user namespace (sandbox/pods.py)
+            sandbox_id = new_container_id()
+            _, pause = start_process(
+                node,
+                ["sleep", "infinity"],
+                cgroup=container_cgroup(pod_dir, sandbox_id, runtime, driver),
+                new_userns_map=userns,
+                exec_name="pause",
+                inside_uid=PAUSE_UID,
+            )
+            running.plumbing.append(pause)
+            holder = pause if userns else None
+        ids = []
+        for container in containers:
+            # the runtime prepares the container's root as host root, before the container
+            # enters its user namespace (where the node's /run is not writable)
+            mount_point = f"/proc/{node.init_pid}/root/run/sandbox-kubelet/{uid}"
+            os.makedirs(f"{mount_point}/{container.get('name', 'c')}", exist_ok=True)
+            cid = new_container_id()
+            ids.append(prefix + cid)
+            if runtime == "crio":
+                _, conmon = start_process(
+                    node,
+                    ["sleep", "infinity"],
+                    cgroup=conmon_cgroup(pod_dir, cid, driver, node.conmon_cgroup),
+                    exec_name="conmon",
+                )
+                running.plumbing.append(conmon)
+            proc, pid = start_process(
+                node,
+                container_argv(pod, container),
+                cgroup=container_cgroup(pod_dir, cid, runtime, driver),
+                new_userns_map=userns if holder is None else None,
+                join_userns_of=holder,
+                log=log,
+            )
+            if userns and holder is None:
+                holder = pid
+            if not spec.get("hostPID"):
+                # `unshare -p --fork` stays as the parent of the container's PID 1, as conmon
+                # or containerd-shim do: it goes where they live, out of the container's cgroup
+                wait_child(pid)
+                monitor = (
+                    conmon_cgroup(pod_dir, cid, driver, node.conmon_cgroup)
+                    if runtime == "crio"
+                    else CONTAINERD_SHIM_CGROUP
+                )
+                move_process(node, monitor, pid)
+            running.containers.append(proc)
     with _lock:
-        _running[key] = proc
+        _running[key] = running
     started = now()
-    base = {"hostIP": host_ip, "podIP": host_ip if spec.get("hostNetwork") else "10.88.0.99"}
-    base["qosClass"] = "BestEffort"
+    base = {
+        "hostIP": host_ip,
+        "podIP": host_ip if spec.get("hostNetwork") else "10.88.0.99",
+        "qosClass": qos,
+    }
+    names = [(c.get("name", "c"), c.get("image", "")) for c in containers]
     _set_status(
         store,
         *key,
-        meta["uid"],
+        uid,
         {
             **base,
             "phase": "Running",
             "startTime": started,
             "containerStatuses": [
-                _container_status(cname, image, {"running": {"startedAt": started}})
+                _container_status(n, i, cid, {"running": {"startedAt": started}})
+                for (n, i), cid in zip(names, ids, strict=True)
             ],
         },
     )
     deadline = spec.get("activeDeadlineSeconds")
 
     def wait() -> None:
-        reason = "Completed"
-        try:
-            code = proc.wait(timeout=float(deadline) if deadline else None)
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-            code, reason = 137, "DeadlineExceeded"
+        codes: list[int] = []
+        reasons: list[str] = []
+        limit = time.monotonic() + float(deadline) if deadline else None
+        for proc in running.containers:
+            reason = "Completed"
+            try:
+                left = None if limit is None else max(0.0, limit - time.monotonic())
+                code = proc.wait(timeout=left)
+            except subprocess.TimeoutExpired:
+                for other in running.containers:
+                    _kill(other)
+                code, reason = 137, "DeadlineExceeded"
+            if code < 0:
+                code = 128 - code
+            if code and reason == "Completed":
+                reason = "Error"
+            codes.append(code)
+            reasons.append(reason)
+        for pid in running.plumbing:  # the sandbox goes with its last container
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         with _lock:
             _running.pop(key, None)
-        with contextlib.suppress(OSError):  # the empty mount point of the container's root
-            os.rmdir(f"/proc/{init_pid}/root/run/sandbox-kubelet/{meta['uid']}")
-        if code < 0:
-            code = 128 - code
-        if code and reason == "Completed":
-            reason = "Error"
-        terminated = {
-            "exitCode": code,
-            "reason": reason,
-            "startedAt": started,
-            "finishedAt": now(),
-        }
+        with contextlib.suppress(OSError):  # the empty mount points of the containers' roots
+            base_dir = f"/proc/{node.init_pid}/root/run/sandbox-kubelet/{uid}"
+            for container in containers:
+                os.rmdir(f"{base_dir}/{container.get('name', 'c')}")
+            os.rmdir(base_dir)
+        finished = now()
+        statuses = [
+            _container_status(
+                n,
+                i,
+                cid,
+                {
+                    "terminated": {
+                        "exitCode": code,
+                        "reason": reason,
+                        "startedAt": started,
+                        "finishedAt": finished,
+                        "containerID": cid,
+                    }
+                },
+            )
+            for (n, i), cid, code, reason in zip(names, ids, codes, reasons, strict=True)
+        ]
         _set_status(
             store,
             *key,
-            meta["uid"],
+            uid,
             {
                 **base,
-                "phase": "Succeeded" if code == 0 else "Failed",
+                "phase": "Succeeded" if not any(codes) else "Failed",
                 "startTime": started,
-                "containerStatuses": [_container_status(cname, image, {"terminated": terminated})],
+                "containerStatuses": statuses,
             },
         )
 
@@ -283,14 +354,50 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 
 def delete(store: ObjectStore, namespace: str, name: str) -> JSON | None:
-    """Delete the pod: kill what still runs, drop its log; the deleted object or None."""
+    """Delete the pod: kill what still runs, drop its log, cgroups and ID slot; the deleted
+    object or None."""
     with _lock:
         pod = store.get("pods", name, namespace)
         if pod is None:
             return None
         store.delete("pods", name, namespace)
-        proc = _running.pop((namespace, name), None)
-    if proc is not None:
-        _kill(proc)
+        running = _running.pop((namespace, name), None)
+    if running is not None:
+        for proc in running.containers:
+            _kill(proc)
+        for pid in running.plumbing:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     log_path(store, namespace, name).unlink(missing_ok=True)
+    node = (
+        running.node
+        if running
+        else _node_state(store, (pod.get("spec") or {}).get("nodeName") or "")
+    )
+    if node is not None:
+        uid = pod["metadata"].get("uid", "")
+        # the kubelet releases the pod's range and removes its directory once it is gone
+        # (pkg/kubelet/userns/userns_manager.go Release, kubelet_pods.go cleanupOrphanedPodDirs)
+        record = Path(node.dir) / "kubelet" / "pods" / uid
+        with contextlib.suppress(OSError):
+            (record / "userns").unlink()
+            record.rmdir()
+        if running is not None:
+            _remove_cgroups(node, running.pod_dir)
     return pod
+
+
+def _remove_cgroups(node: NodeState, pod_dir: str) -> None:
+    """Remove the pod's cgroup directories (and CRI-O's conmon scopes) once they are empty."""
+    for root in node.cgroup_dirs:
+        base = Path(root) / pod_dir
+        if not base.is_dir():
+            continue
+        for _ in range(200):
+            dirs = sorted((p for p in base.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
+            try:
+                for path in [*dirs, base]:
+                    path.rmdir()
+                break
+            except OSError:
+                time.sleep(0.01)  # processes still leaving

@@ -124,7 +124,8 @@ def new_container_id() -> str:
     return secrets.token_hex(32)
 
 
-def _move(node: NodeState, rel: str, pid: int) -> None:
+def move_process(node: NodeState, rel: str, pid: int) -> None:
+    """Move ``pid`` into the cgroup ``rel`` (made if missing) of each of the node's roots."""
     for root in node.cgroup_dirs:
         path = Path(root) / rel
         path.mkdir(parents=True, exist_ok=True)
@@ -181,7 +182,7 @@ def start_process(
         start_new_session=True,
     )
     pid = wait_child(proc.pid)
-    _move(node, cgroup, pid)
+    move_process(node, cgroup, pid)
     if new_ns:
         parent = join_userns_of if join_userns_of is not None else os.getpid()
         parent_ns = os.readlink(f"/proc/{parent}/ns/user")

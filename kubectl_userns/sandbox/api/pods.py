@@ -58,12 +58,27 @@ def log(store: ObjectStore, namespace: str, name: str) -> tuple[int, JSON | str]
     return 200, path.read_text(errors="replace")
 
 
-def create(store: ObjectStore, namespace: str, body: JSON | None) -> tuple[int, JSON]:
-    """``POST /api/v1/namespaces/NS/pods``."""
+def create(
+    store: ObjectStore, namespace: str, body: JSON | None, *, strict: bool = False
+) -> tuple[int, JSON]:
+    """``POST /api/v1/namespaces/NS/pods``; ``strict``: ``fieldValidation=Strict``, unknown
+    fields are refused (see api/openapi.py)."""
     from kubectl_userns.sandbox import kubelet
+    from kubectl_userns.sandbox.container import qos_class
 
     if body is None or body.get("kind", "Pod") != "Pod":
         return 400, status_error(400, "BadRequest", "the body must be one Pod object")
+    if strict:
+        from kubectl_userns.sandbox.api.openapi import unknown_fields
+
+        unknown = unknown_fields(body, "io.k8s.api.core.v1.Pod")
+        if unknown:
+            fields = ", ".join(f'unknown field "{u}"' for u in unknown)
+            return 400, status_error(
+                400,
+                "BadRequest",
+                f'Pod in version "v1" cannot be handled as a Pod: strict decoding error: {fields}',
+            )
     meta = body.setdefault("metadata", {})
     if not meta.get("name") and meta.get("generateName"):
         meta["name"] = meta["generateName"] + os.urandom(3).hex()[:5]
@@ -87,7 +102,9 @@ def create(store: ObjectStore, namespace: str, body: JSON | None) -> tuple[int, 
     meta.pop("uid", None)
     meta.pop("resourceVersion", None)
     body.update({"kind": "Pod", "apiVersion": "v1"})
-    body["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+    # the API server sets the QoS class at creation (kubernetes pkg/registry/core/pod/
+    # strategy.go PrepareForCreate: qos.GetPodQOS)
+    body["status"] = {"phase": "Pending", "qosClass": qos_class(body)}
     created = store.put("pods", body)
     kubelet.start(store, created)
     return 201, created

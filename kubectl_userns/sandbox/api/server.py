@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from kubectl_userns.sandbox.api import discovery, namespaces, nodes, pods, workloads
+from kubectl_userns.sandbox.api import discovery, namespaces, nodes, openapi, pods, workloads
 from kubectl_userns.sandbox.api.status import JSON, no_such_path, status_error
 from kubectl_userns.sandbox.api.tables import to_table
 from kubectl_userns.sandbox.store import ObjectStore
@@ -54,6 +54,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, code: int, body: JSON | str, content_type: str = "application/json") -> None:
         data = (body if isinstance(body, str) else json.dumps(body)).encode()
+        self._send_bytes(code, data, content_type)
+
+    def _send_bytes(self, code: int, data: bytes, content_type: str) -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -75,6 +78,12 @@ class Handler(BaseHTTPRequestHandler):
             self._send(401, status_error(401, "Unauthorized", "Unauthorized"))
             return
         if self._forbidden(path):
+            return
+        if path == "/openapi/v3":
+            self._send(200, openapi.index())
+            return
+        if path == "/openapi/v3/api/v1":
+            self._send_bytes(200, openapi.group_document(), "application/json")
             return
         parts = path.split("/")
         if (
@@ -172,7 +181,9 @@ class Handler(BaseHTTPRequestHandler):
         if len(target) != 1:
             self._send(400, status_error(400, "BadRequest", "the body must be one Pod object"))
             return
-        self._send(*pods.create(self.store, target[0], self.payload))
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
+        strict = query.get("fieldValidation") == "Strict"
+        self._send(*pods.create(self.store, target[0], self.payload, strict=strict))
 
     def do_DELETE(self) -> None:
         target = self._write_target()
