@@ -251,7 +251,8 @@ def start(store: ObjectStore, pod: JSON) -> None:
             if not spec.get("hostPID"):
                 # `unshare -p --fork` stays as the parent of the container's PID 1, as conmon
                 # or containerd-shim do: it goes where they live, out of the container's cgroup
-                wait_child(pid)
+                # the child may be forked before start_process moved its parent: move it too
+                move_process(node, container_cgroup(pod_dir, cid, runtime, driver), wait_child(pid))
                 monitor = (
                     conmon_cgroup(pod_dir, cid, driver, node.conmon_cgroup)
                     if runtime == "crio"
