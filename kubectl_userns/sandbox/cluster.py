@@ -59,8 +59,7 @@ from kubectl_userns.sandbox.statedir import (
 from kubectl_userns.sandbox.store import ObjectStore
 
 DEFAULT_STATE_DIR = Path("/tmp/kubectl-userns-sandbox")
-# where the sandbox puts a pod that CRI-O gives a user namespace of its own (userns-mode auto):
-# containers/storage's range from the "containers" subordinate IDs, not the kubelet's pool
+# CRI-O's userns-mode auto range (containers/storage's "containers" IDs, not the kubelet's)
 CRIO_AUTO_USERNS_FIRST = 2147483648
 TESTPOD_UID = "e33ed7f7-0c89-42a5-9956-94a0a1761b23"
 KUBELET_CGROUP = "system.slice/kubelet.service"  # the kubelet's unit, outside kubepods
@@ -246,9 +245,7 @@ class Sandbox:
     ) -> NodeState:
         """Start a node; ``configz`` is the kubelet config served for it (``{}``: none served).
 
-        ``runtime`` (crio or containerd) decides its pods' layout (sandbox/runtime.py),
-        ``conmon_cgroup`` CRI-O's setting of that name, ``cgroup_root`` the kubelet's
-        --cgroup-root; the kubelet allocates ``idsPerPod`` from configz from 1.35 on only.
+        ``runtime``/``conmon_cgroup``/``cgroup_root``: see sandbox/runtime.py and pods.py.
 
         ``kernel_version`` is what the node's Node object and its ``uname -r`` report;
         ``oci_runtimes`` the OCI runtimes found on it, name to version (default: crun 1.21, one
@@ -420,17 +417,10 @@ class Sandbox:
         statuses: list[tuple[str, str, str]] = []
         if phase == "Running":
             situation = Situation(
-                processes=processes,
-                churn=churn,
-                shared_userns=shared_userns,
-                host_root_process=host_root_process,
-                record=record,
-                kubelet_record_host_id=kubelet_record_host_id,
-                share_process_namespace=share_process_namespace,
-                crash_loop=crash_loop,
-                nested_userns=nested_userns,
-                runtime_userns=runtime_userns,
-            )
+                processes, churn, shared_userns, host_root_process, record,
+                kubelet_record_host_id, share_process_namespace, crash_loop, nested_userns,
+                runtime_userns,
+            )  # fmt: skip
             statuses = start_pod(
                 state_node,
                 pod,
@@ -468,24 +458,4 @@ class Sandbox:
         return self.pods[f"{namespace}/{name}"]
 
 
-def default_sandbox(state_dir: Path) -> Sandbox:
-    """The sandbox of ``kubectl userns sandbox up``: wk1, wk2 and three pods."""
-    sandbox = Sandbox.create(state_dir)
-    try:
-        sandbox.add_node("wk1")
-        sandbox.add_node("wk2")
-        sandbox.add_pod(
-            "testpod", node="wk2", uid=TESTPOD_UID, host_id=4980736, containers=["shell"]
-        )
-        sandbox.add_pod("hostpod", node="wk1", host_users=True, containers=["shell"])
-        sandbox.add_pod(
-            "web",
-            node="wk1",
-            qos_class="Burstable",
-            containers=["nginx", "sidecar"],
-            host_id=5177344,
-        )
-    except BaseException:
-        sandbox.down()
-        raise
-    return sandbox
+from kubectl_userns.sandbox.demo import default_sandbox as default_sandbox  # noqa: E402
