@@ -22,6 +22,7 @@ from kubectl_userns.sandbox.node import (
     prepare_node_dir,
     start_node,
     wait_gone,
+    write_ssh_files,
 )
 from kubectl_userns.sandbox.node import start_sshd as _start_sshd
 from kubectl_userns.sandbox.node import stop_sshd as _stop_sshd
@@ -59,8 +60,7 @@ from kubectl_userns.sandbox.statedir import (
 from kubectl_userns.sandbox.store import ObjectStore
 
 DEFAULT_STATE_DIR = Path("/tmp/kubectl-userns-sandbox")
-# CRI-O's userns-mode auto range (containers/storage's "containers" IDs, not the kubelet's)
-CRIO_AUTO_USERNS_FIRST = 2147483648
+CRIO_AUTO_USERNS_FIRST = 2147483648  # CRI-O userns-mode auto: containers/storage's range
 TESTPOD_UID = "e33ed7f7-0c89-42a5-9956-94a0a1761b23"
 KUBELET_CGROUP = "system.slice/kubelet.service"  # the kubelet's unit, outside kubepods
 
@@ -204,18 +204,7 @@ class Sandbox:
         return "".join(f"export {k}={quote(v)}\n" for k, v in self.env().items())
 
     def _write_ssh_files(self) -> None:
-        key = self.state_dir / "ssh" / "id_ed25519"
-        blocks, known = [], []
-        for node in self.nodes.values():
-            blocks.append(
-                f"Host {node.name} {node.address}\n"
-                f"  HostName {node.address}\n  Port {node.port}\n  User root\n"
-                f"  IdentityFile {key}\n  IdentitiesOnly yes\n"
-                f"  UserKnownHostsFile {self.known_hosts}\n  StrictHostKeyChecking yes\n"
-            )
-            known.append(f"[{node.address}]:{node.port} {node.host_key_pub}\n")
-        self.ssh_config.write_text("\n".join(blocks))
-        self.known_hosts.write_text("".join(known))
+        write_ssh_files(self.state_dir / "ssh", list(self.nodes.values()))
 
     # --- nodes ------------------------------------------------------------------------------
 

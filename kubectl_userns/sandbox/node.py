@@ -401,3 +401,19 @@ def remove_cgroup_tree(root: Path) -> None:
                 except OSError:
                     pass
                 time.sleep(0.01)
+
+
+def write_ssh_files(ssh_dir: Path, nodes: list[NodeState]) -> None:
+    """ssh_config and known_hosts for the nodes, next to the sandbox's key in ``ssh_dir``."""
+    key, known_hosts = ssh_dir / "id_ed25519", ssh_dir / "known_hosts"
+    blocks, known = [], []
+    for node in nodes:
+        blocks.append(
+            f"Host {node.name} {node.address}\n"
+            f"  HostName {node.address}\n  Port {node.port}\n  User root\n"
+            f"  IdentityFile {key}\n  IdentitiesOnly yes\n"
+            f"  UserKnownHostsFile {known_hosts}\n  StrictHostKeyChecking yes\n"
+        )
+        known.append(f"[{node.address}]:{node.port} {node.host_key_pub}\n")
+    (ssh_dir / "ssh_config").write_text("\n".join(blocks))
+    known_hosts.write_text("".join(known))
