@@ -87,9 +87,11 @@ def test_a_node_without_userns_support_in_its_handler_is_not_ready() -> None:
             "runtimeHandlers": [{"name": "", "features": {"userNamespaces": False}}],
         },
     }
-    assert "does not report userNamespaces support" in node_problems(node)[0]
+    assert "no runtime handler reports userNamespaces support" in node_problems(node)[0]
     node["status"]["runtimeHandlers"][0]["features"]["userNamespaces"] = True
     assert node_problems(node) == []
+    del node["status"]["runtimeHandlers"]  # a runtime that reports none (CRI-O 1.29)
+    assert "no runtime handler" in node_problems(node)[0]
 
 
 JSON_VALUES = st.recursive(

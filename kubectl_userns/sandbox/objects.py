@@ -71,11 +71,12 @@ def make_node(
     kernel_version: str | None = None,
     os_image: str = "Debian GNU/Linux 12 (bookworm)",
     runtime_handlers_userns: bool | None = True,
-    runtime_handlers: list[JSON] | None = None,
+    runtime_handlers: list[JSON] | str | None = "shorthand",
     architecture: str = "amd64",
 ) -> JSON:
-    """A Node; ``runtime_handlers`` (see :func:`reported_runtime_handlers`) wins over the older
-    ``runtime_handlers_userns`` shorthand (two handlers with that userNamespaces value)."""
+    """A Node; ``runtime_handlers`` (see :func:`reported_runtime_handlers`; None: the kubelet
+    reports none, as with CRI-O 1.29) wins over the older ``runtime_handlers_userns`` shorthand
+    (two handlers with that userNamespaces value), which applies when it is not given."""
     status: JSON = {
         "addresses": [
             {"type": "InternalIP", "address": internal_ip},
@@ -107,9 +108,9 @@ def make_node(
             "systemUUID": "00000000-0000-4000-8000-000000000000",
         },
     }
-    if runtime_handlers is not None:
+    if isinstance(runtime_handlers, list):
         status["runtimeHandlers"] = runtime_handlers
-    elif runtime_handlers_userns is not None:
+    elif runtime_handlers == "shorthand" and runtime_handlers_userns is not None:
         features = {"recursiveReadOnlyMounts": True, "userNamespaces": runtime_handlers_userns}
         status["runtimeHandlers"] = [
             {"name": "", "features": dict(features)},

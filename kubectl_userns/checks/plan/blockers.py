@@ -238,15 +238,15 @@ def node_problems(node: Mapping[str, Any]) -> list[str]:
     if kubelet is not None and kubelet < (1, 25):
         problems.append(f"kubelet {info.get('kubeletVersion')} predates user namespaces (1.25+)")
     handlers = status.get("runtimeHandlers")
-    if kubelet is not None and kubelet >= (1, 31) and isinstance(handlers, list):
-        default = next(
-            (h for h in handlers if isinstance(h, Mapping) and not h.get("name")),
-            handlers[0] if handlers else None,
-        )
-        features = (default or {}).get("features") if isinstance(default, Mapping) else None
+    if kubelet is not None and kubelet >= (1, 31):
+        listed = [h for h in handlers or [] if isinstance(h, Mapping)]
+        listed = listed if isinstance(handlers, list) else []
+        default = next((h for h in listed if not h.get("name")), listed[0] if listed else None)
+        features = default.get("features") if isinstance(default, Mapping) else None
         if not isinstance(features, Mapping) or features.get("userNamespaces") is not True:
             problems.append(
-                "the runtime handler does not report userNamespaces support "
-                "(status.runtimeHandlers): the kubelet refuses hostUsers: false pods"
+                "no runtime handler reports userNamespaces support (status.runtimeHandlers): "
+                "the kubelet refuses hostUsers: false pods (a runtime too old - CRI-O < 1.30, "
+                "containerd < 2.0 - or the UserNamespacesSupport gate off)"
             )
     return problems
