@@ -49,11 +49,12 @@ def test_version_command_names_what_a_bug_report_needs() -> None:
     lines = run.stdout.splitlines()
     assert lines[0] == f"kubectl-userns {__version__}"
     assert lines[1].startswith(f"Python {platform.python_version()} (")
-    for name in ("kubernetes", "typer", "paramiko", "jsonpath-ng", "PyYAML"):
+    for name in ("typer", "paramiko", "jsonpath-ng", "PyYAML"):
         assert f"{name} {metadata.version(name)}" in lines, run.stdout
     data = json.loads(run_process(["version", "-o", "json"]).stdout)
     assert data["kubectlUserns"] == __version__
-    assert data["libraries"]["kubernetes"] == metadata.version("kubernetes")
+    assert data["libraries"]["paramiko"] == metadata.version("paramiko")
+    assert "kubernetes" not in data["libraries"]  # the program no longer uses the client
 
 
 def test_conflicting_flags_are_named_before_any_network_call(tmp_path: object) -> None:

@@ -496,7 +496,7 @@ def _pythons_here() -> Iterator[tuple[str, Path]]:
 IMPORT_EVERYTHING = """
 import sys
 sys.path[:0] = [sys.argv[1]]
-import paramiko, kubernetes.client, kubernetes.config, yaml, jsonpath_ng
+import paramiko, yaml, jsonpath_ng
 import cryptography.hazmat.bindings._rust, nacl.bindings, bcrypt, pydantic_core
 import kubectl_userns.cli.app, kubectl_userns.access.api, kubectl_userns.access.node
 import importlib.util

@@ -2,7 +2,7 @@
 versions it claims to accept (``uv pip install --resolution lowest-direct``), passes the CLI tests
 that matter. A floor raised or lowered without this test passing is a guess (issue 18: PyYAML 6.0
 did not build on Python 3.12, typer 0.12 made every command exit 0 without checking anything,
-kubernetes 30-36 lacked ApiClient.param_serialize)."""
+kubernetes 30-36 lacked ApiClient.param_serialize, before the API client of our own)."""
 
 from __future__ import annotations
 

@@ -16,8 +16,8 @@ from kubectl_userns import __version__
 
 HELP = """Print the version of kubectl-userns, of the Python running it and of its libraries.
 
-Paste the output into a bug report: the behaviour of the plugin depends on the kubernetes
-client, Typer and Click, paramiko and the YAML libraries as much as on its own code."""
+Paste the output into a bug report: the behaviour of the plugin depends on Typer and
+Click, paramiko, the YAML and JSONPath libraries and cryptography as much as on its own code."""
 
 EPILOG = """Examples:
   kubectl userns version
@@ -25,7 +25,6 @@ EPILOG = """Examples:
 
 # the distributions whose versions change what the plugin does, by their PyPI names
 LIBRARIES = (
-    "kubernetes",
     "typer",
     "click",
     "paramiko",
