@@ -209,7 +209,7 @@ def test_a_pod_name_of_253_characters_is_served(sandbox: Sandbox, tmp_path: Path
                 "apiVersion": "v1",
                 "kind": "Pod",
                 "metadata": {"name": name, "namespace": "default"},
-                "spec": {"containers": [{"name": "c", "image": "debian"}]},
+                "spec": {"hostUsers": False, "containers": [{"name": "c", "image": "debian"}]},
             }
         )
     )
@@ -222,11 +222,11 @@ def test_a_pod_name_of_253_characters_is_served(sandbox: Sandbox, tmp_path: Path
             env=env,
         )
         assert made.returncode == 0, made.stderr
-        run = run_cli(["inspect", name], env=sandbox.env())
-        assert one_error_line(run.stderr).startswith(
-            f'error: pod "{name}" in namespace "default" is not scheduled to a node yet'
-        )
-        assert (run.stdout, run.exit_code) == ("", 2)
+        # the sandbox's kubelet schedules and runs it like any pod made through the API, so the
+        # whole path - store, cgroups, record, probe - works with the longest legal name
+        run = run_cli(["inspect", name, "-o", "json"], env=sandbox.env())
+        assert (run.exit_code, run.stderr) == (0, ""), run.stderr
+        assert json.loads(run.stdout)["pod"]["name"] == name
         listed = subprocess.run(
             ["kubectl", "get", "pods", "-o", "name"], capture_output=True, text=True, env=env
         )
