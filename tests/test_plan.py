@@ -164,6 +164,14 @@ def test_verify_probes_the_nodes_and_tells_isolated_from_asking(cluster: Sandbox
     ]  # fmt: skip
 
 
+def test_verify_through_the_openssh_client_as_audit_does(cluster: Sandbox) -> None:
+    """--verify takes audit's node flags, --ssh-client included, with the SSH config's own
+    ConnectTimeout (no fixed --ssh-timeout default of its own)."""
+    run = plan(cluster, "--verify", "--ssh-client", "openssh", "-o", "json")
+    assert (run.exit_code, run.stderr) == (1, "")
+    assert _workloads(run)["Pod/iso"]["state"] == "isolated"
+
+
 def test_node_flags_without_verify_are_refused_before_any_request(cluster: Sandbox) -> None:
     run = run_cli(["plan", "-A", "--ssh-user", "ops"], env={"KUBECONFIG": "/nonexistent"})
     assert (run.exit_code, run.stdout) == (2, "")

@@ -52,6 +52,12 @@ def test_verify_node_reports_its_checks(sandbox: Sandbox) -> None:
     assert "wk2" in text and "subid-pool" in text
 
 
+@needs_root
+def test_plan_reports_every_workload(sandbox: Sandbox) -> None:
+    report = _report(["plan", "-A", "-o", "json"], sandbox.env())
+    assert {w["name"] for w in report["workloads"]} >= {"testpod", "hostpod"}
+
+
 def test_new_pod_writes_a_manifest() -> None:
     run = run_process(["new-pod", "-o", "json"])
     assert run.exit_code == 0, run.stderr

@@ -19,6 +19,7 @@ from kubectl_userns.cli.flags import (
     RequestTimeoutFlag,
     SshAcceptNewFlag,
     SshAddressTypeFlag,
+    SshClientFlag,
     SshConfigFlag,
     SshKeyFlag,
     SshPortFlag,
@@ -98,7 +99,8 @@ def plan(
     ssh_address_type: SshAddressTypeFlag = AddressType.InternalIP,
     ssh_config: SshConfigFlag = None,
     ssh_accept_new: SshAcceptNewFlag = False,
-    ssh_timeout: SshTimeoutFlag = 10.0,
+    ssh_timeout: SshTimeoutFlag = None,
+    ssh_client: SshClientFlag = None,
     kubelet_root: KubeletRootFlag = "/var/lib/kubelet",
     via: ViaFlag = "ssh",
     image: ImageFlag = None,
@@ -109,7 +111,16 @@ def plan(
         raise UsageError(f"--no-headers only applies to table output (got -o {output.value}).")
     if all_namespaces and namespace is not None:
         namespace = None  # as kubectl: -A wins
-    ssh_given = ssh_flags_given(ssh_user, ssh_key, ssh_port, None, ssh_config, ssh_accept_new)
+    # the node flags as audit reads them (--verify runs audit's probe)
+    ssh_given = ssh_flags_given(
+        ssh_user,
+        ssh_key,
+        ssh_port,
+        None,
+        ssh_config,
+        ssh_accept_new,
+        ssh_client.value if ssh_client else None,
+    )
     node_flags = list(ssh_given)
     if via != "ssh" or image or probe_namespace:
         node_flags.append("--via/--image/--probe-namespace")
@@ -133,6 +144,7 @@ def plan(
         ssh_accept_new=ssh_accept_new,
         ssh_timeout=ssh_timeout,
         kubelet_root=kubelet_root,
+        ssh_client=ssh_client,
     )
     cluster = ClusterOptions(kubeconfig, context, namespace, request_timeout)
     result, audit = run_plan(
