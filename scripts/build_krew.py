@@ -82,41 +82,17 @@ MACOS_TARGET = "11.0"
 
 # What the archives leave out of the installed dependencies, because kubectl-userns never imports
 # it (each line says why that is safe); tests/test_dist.py runs the commands from the bundle.
-# - the kubernetes client's asyncio variant (kubernetes.aio, ~42 MB) and aiohttp with the
-#   libraries only it uses: kubectl-userns uses the synchronous client (kubernetes.client);
-PRUNED_DISTRIBUTIONS = frozenset(
-    {
-        "aiohttp", "aiohttp-retry", "aiohappyeyeballs", "aiosignal", "async-timeout",
-        "frozenlist", "multidict", "propcache", "yarl",
-    }
-)  # fmt: skip
 PRUNED_PATHS = (
-    "kubernetes/aio",
-    # - PyYAML's optional libyaml binding, one copy per Python: yaml falls back to its pure
-    #   Python loader (yaml/__init__.py imports cyaml under try/except ImportError), and
-    #   kubectl-userns only calls safe_load/safe_dump on small documents;
+    # PyYAML's optional libyaml binding, one copy per Python: yaml falls back to its pure Python
+    # loader (yaml/__init__.py imports cyaml under try/except ImportError), and kubectl-userns
+    # only calls safe_load/safe_dump on small documents.
     "yaml/_yaml.cpython-*",
-    # - charset-normalizer's mypyc-compiled copies of modules whose .py sources sit beside them
-    #   (used by requests, which the kubernetes client's OIDC refresh alone imports).
-    "charset_normalizer/*.cpython-*",
 )
 
 
 def prune(site: Path) -> None:
-    """Remove PRUNED_DISTRIBUTIONS and PRUNED_PATHS from ``site``, and their RECORD lines."""
+    """Remove PRUNED_PATHS from ``site``, and their lines from the RECORD files."""
     removed: set[str] = set()
-    for info in sorted(site.glob("*.dist-info")):
-        name = re.sub(r"[-_.]+", "-", info.name.removesuffix(".dist-info").partition("-")[0])
-        if name.lower() not in PRUNED_DISTRIBUTIONS:
-            continue
-        record = info / "RECORD"
-        # whole top-level packages: RECORD lists the oldest Python's files only, and the other
-        # versions' extension modules sit in the same directories
-        for line in record.read_text().splitlines() if record.is_file() else []:
-            top = line.rsplit(",", 2)[0].split("/", 1)[0]
-            if top and top not in ("..", "") and not top.endswith(".dist-info"):
-                removed.add(top)
-        removed.add(info.name)
     for pattern in PRUNED_PATHS:
         removed |= {p.relative_to(site).as_posix() for p in site.glob(pattern)}
     for rel in sorted(removed, key=len, reverse=True):

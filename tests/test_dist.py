@@ -499,9 +499,12 @@ sys.path[:0] = [sys.argv[1]]
 import paramiko, yaml, jsonpath_ng
 import cryptography.hazmat.bindings._rust, nacl.bindings, bcrypt, pydantic_core
 import kubectl_userns.cli.app, kubectl_userns.access.api, kubectl_userns.access.node
-import importlib.util
-# left out of the bundle (scripts/build_krew.py PRUNED_*): never imported by kubectl-userns
-assert importlib.util.find_spec("aiohttp") is None and not yaml.__with_libyaml__
+# not in the bundle: the kubernetes client and aiohttp are no dependencies, libyaml's binding is
+# pruned (scripts/build_krew.py PRUNED_PATHS)
+import importlib.machinery
+for absent in ("kubernetes", "aiohttp"):  # looked for in the bundle only, not this Python's site
+    assert importlib.machinery.PathFinder.find_spec(absent, [sys.argv[1]]) is None, absent
+assert not yaml.__with_libyaml__
 for name in ("_cffi_backend", "pydantic_core._pydantic_core"):
     module = sys.modules[name]
     assert module.__file__.startswith(sys.argv[1]), module.__file__
