@@ -81,7 +81,7 @@ def test_containerd_pause_is_the_pod_sandbox_and_is_checked_with_the_pod(cluster
     assert (pause["uidInPod"], pause["uid"]) == (65535, pod.host_id + 65535)
     assert check(report, "private-userns") == (
         "PASS",
-        "all 1 container processes and the pod's sandbox (PID "
+        "the container process and the pod's sandbox (PID "
         f"{pause['pid']}) run outside the host user namespace {report['hostUserNamespace']}",
     )
     table = inspect(cluster, "plain")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -186,3 +189,39 @@ def test_a_node_has_the_sandboxs_kernel_release_and_oci_runtime_not_the_hosts(
     assert found["oci-runtime"]["status"] == "PASS"
     assert found["oci-runtime"]["observed"] == "crun 1.21.0 (/usr/local/bin/crun)"
     assert found["kernel-version"]["observed"] == SANDBOX_KERNEL
+
+
+def test_every_pod_has_its_own_address_on_the_pod_network(sandbox: Sandbox) -> None:
+    """As a CNI plugin hands them out: one pod IP per pod, singular and plural fields alike,
+    also for a pod made with kubectl run (run by the sandbox's kubelet)."""
+    env = {**os.environ, **sandbox.env()}
+
+    def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["kubectl", *args], capture_output=True, text=True, env=env, timeout=20, check=False
+        )
+
+    made = kubectl("run", "addr", "--image=debian", "--", "sleep", "60")
+    assert made.returncode == 0, made.stderr
+    try:
+        pods: list[dict[str, Any]] = []
+        for _ in range(100):
+            pods = json.loads(kubectl("get", "pods", "-o", "json").stdout)["items"]
+            if all(p["status"].get("podIP") for p in pods):
+                break
+            time.sleep(0.1)
+        nodes = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]
+        node_ips = {
+            n["metadata"]["name"]: {a["address"] for a in n["status"]["addresses"]} for n in nodes
+        }
+        ips = [p["status"]["podIP"] for p in pods if not p["spec"].get("hostNetwork")]
+        assert "addr" in {p["metadata"]["name"] for p in pods}
+        assert len(ips) == len(set(ips)) == len(pods)
+        assert all(ipaddress.ip_address(ip) in ipaddress.ip_network("10.85.0.0/16") for ip in ips)
+        for pod in pods:
+            status = pod["status"]
+            assert status["podIPs"] == [{"ip": status["podIP"]}]
+            assert status["hostIPs"] == [{"ip": status["hostIP"]}]
+            assert status["hostIP"] in node_ips[pod["spec"]["nodeName"]]
+    finally:
+        kubectl("delete", "pod", "addr", "--wait=false")

@@ -36,6 +36,7 @@ from typing import Any
 from kubectl_userns.checks.idmap import parse_subid_file
 from kubectl_userns.sandbox.container import container_argv, qos_class
 from kubectl_userns.sandbox.node import NodeState, wait_child
+from kubectl_userns.sandbox.objects import pod_ip_for
 from kubectl_userns.sandbox.pods import (
     PAUSE_UID,
     conmon_cgroup,
@@ -263,9 +264,14 @@ def start(store: ObjectStore, pod: JSON) -> None:
     with _lock:
         _running[key] = running
     started = now()
+    # the kubelet reports both the singular and the plural address fields
+    # (kubernetes pkg/kubelet/kubelet_pods.go generateAPIPodStatus)
+    pod_ip = host_ip if spec.get("hostNetwork") else pod_ip_for(uid)
     base = {
         "hostIP": host_ip,
-        "podIP": host_ip if spec.get("hostNetwork") else "10.88.0.99",
+        "hostIPs": [{"ip": host_ip}],
+        "podIP": pod_ip,
+        "podIPs": [{"ip": pod_ip}],
         "qosClass": qos,
     }
     names = [(c.get("name", "c"), c.get("image", "")) for c in containers]

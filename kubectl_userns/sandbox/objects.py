@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zlib
 from typing import Any
 
 from kubectl_userns.sandbox.store import now
@@ -142,6 +143,15 @@ def _resources(qos_class: str) -> JSON:
     return {}
 
 
+def pod_ip_for(uid: str) -> str:
+    """The pod network address of the pod with ``uid``: one per pod, as a CNI plugin hands
+    out: 10.85.0.0/16 is the host-local range of CRI-O's example bridge network
+    (cri-o/cri-o contrib/cni/11-crio-ipv4-bridge.conflist); derived from the UID, so a pod
+    keeps its address across reads."""
+    slot = zlib.crc32(uid.encode()) % (254 * 254)
+    return f"10.85.{slot // 254}.{slot % 254 + 1}"
+
+
 def make_pod(
     name: str,
     namespace: str,
@@ -192,7 +202,7 @@ def make_pod(
         spec["hostPID"] = True
     status: JSON = {"phase": phase, "qosClass": qos_class}
     if phase == "Running":
-        ip = host_ip if host_network else (pod_ip or "10.88.0.10")
+        ip = host_ip if host_network else (pod_ip or pod_ip_for(uid))
         status.update(
             {
                 "hostIP": host_ip,

@@ -78,8 +78,13 @@ def _private_userns(view: PodView) -> Result:
     sandbox = f"the pod's sandbox (PID {pids(view.sandbox)})" if view.sandbox else ""
     if not view.apps:
         return PASS, f"{sandbox} runs outside the host user namespace {host_ns}"
-    what = f"all {len(view.apps)} container processes" + (f" and {sandbox}" if sandbox else "")
-    return PASS, f"{what} run outside the host user namespace {host_ns}"
+    if len(view.apps) > 1:
+        what = f"all {len(view.apps)} container processes"
+    else:
+        what = "the container process"
+    plural = len(view.apps) > 1 or bool(sandbox)
+    what += f" and {sandbox}" if sandbox else ""
+    return PASS, f"{what} {'run' if plural else 'runs'} outside the host user namespace {host_ns}"
 
 
 @check(
