@@ -16,6 +16,8 @@ from typing import Any
 from kubectl_userns.errors import UsageError
 
 DEFAULT_KUBELET_ROOT = "/var/lib/kubelet"  # the kubelet's --root-dir default
+# seconds for one node's whole probe once connected (--probe-timeout; --via pod: the probe pod)
+DEFAULT_PROBE_TIMEOUT = 120.0
 
 SSH_CONFIG_ENV = "KUBECTL_USERNS_SSH_CONFIG"
 SSH_CLIENT_ENV = "KUBECTL_USERNS_SSH_CLIENT"
@@ -185,6 +187,8 @@ class NodeAccessOptions:
     # what one run has looked up in the SSH config (access.ssh_target keeps it here, so that an
     # audit of N nodes asks ssh -G once per name, and the next run reads the files anew)
     lookups: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # the deadline of one node's whole probe once connected (--probe-timeout)
+    probe_timeout: float = DEFAULT_PROBE_TIMEOUT
 
     @classmethod
     def from_flags(
@@ -201,6 +205,7 @@ class NodeAccessOptions:
         ssh_timeout: float | None,
         kubelet_root: str | None,
         ssh_client: SSHClientKind | str | None = None,
+        probe_timeout: float = DEFAULT_PROBE_TIMEOUT,
     ) -> NodeAccessOptions:
         if local:
             given = ssh_flags_given(
@@ -252,6 +257,7 @@ class NodeAccessOptions:
             ssh_timeout=ssh_timeout,
             kubelet_root=kubelet_root.rstrip("/") or "/",
             kubelet_root_given=root_given,
+            probe_timeout=probe_timeout,
         )
 
 

@@ -19,8 +19,8 @@ import pytest
 from kubectl_userns.access.node import LocalRunner, open_runner, remote_command
 from kubectl_userns.access.ssh import SSHRunner
 from kubectl_userns.access.ssh_target import resolve_ssh_target
-from kubectl_userns.errors import HostKeyError, NodeAuthError, NodeUnreachableError
-from kubectl_userns.options import NodeAccessOptions
+from kubectl_userns.errors import HostKeyError, NodeAuthError, NodeUnreachableError, ProbeError
+from kubectl_userns.options import NodeAccessOptions, SSHClientKind
 
 SSHD = "/usr/sbin/sshd"
 pytestmark = pytest.mark.skipif(
@@ -262,6 +262,55 @@ def test_local_runner_runs_as_root_with_quoted_args() -> None:
 
 
 def test_remote_command_is_constant_apart_from_quoted_args() -> None:
-    assert remote_command(["x'y", "a b"]).endswith(" sh 'x'\"'\"'y' 'a b'")
-    # a root login needs no wrapper (no second shell, no id -u)
-    assert remote_command(["x'y"], login_is_root=True) == "sh -s -- 'x'\"'\"'y'"
+    assert remote_command(["x'y", "a b"], deadline=2.5).endswith(" sh 3 'x'\"'\"'y' 'a b'")
+    # a root login needs no sudo and no id -u
+    root = remote_command(["x'y"], login_is_root=True, deadline=7)
+    assert root.endswith(" sh 7 'x'\"'\"'y'") and "sudo" not in root and "id -u" not in root
+
+
+def _processes_with(marker: str) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if marker in cmdline:
+                found.append(f"{proc.name}: {cmdline}")
+    return found
+
+
+@pytest.mark.parametrize("client", list(SSHClientKind))
+@pytest.mark.parametrize("user", ["root", "bob"])
+def test_a_probe_past_its_deadline_is_ended_on_the_node(
+    sshd: Sshd, user: str, client: SSHClientKind
+) -> None:
+    # a spinning shell with a child that would outlive it: both are gone after the deadline,
+    # through either SSH client (each tells the node the deadline; the node's timeout ends it)
+    marker = f"{os.getpid()}.{client.value}.{time.monotonic_ns() % 10**6}"
+    config = sshd.config(sshd.known_hosts(), user=user)
+    runner = open_runner("node-a", None, _options(config, probe_timeout=1.0, ssh_client=client))
+    started = time.monotonic()
+    with pytest.raises(ProbeError) as caught:
+        runner.run(f"sleep {marker} & while :; do :; done", [marker])
+    runner.close()
+    assert time.monotonic() - started < 30  # a bound against hanging, not a timing
+    assert caught.value.message == (
+        "the probe on node node-a did not finish within 1 s and was ended there; check the "
+        "node's load and its kubelet root, or raise --probe-timeout."
+    )
+    deadline = time.monotonic() + 5
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _processes_with(marker) == []
+
+
+def test_the_local_runner_ends_a_probe_past_its_deadline() -> None:
+    marker = f"{os.getpid()}.{time.monotonic_ns() % 10**6 + 1}"
+    with pytest.raises(ProbeError, match="did not finish within 1 s"):
+        LocalRunner("here", timeout=1.0).run(f"sleep {marker} & while :; do :; done", [marker])
+    deadline = time.monotonic() + 5
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _processes_with(marker) == []

@@ -27,7 +27,14 @@ import signal
 import subprocess
 from collections.abc import Sequence
 
-from kubectl_userns.access.node import ProbeOutput, check_sudo, remote_command
+from kubectl_userns.access.node import (
+    GRACE,
+    TIMED_OUT,
+    ProbeOutput,
+    check_sudo,
+    remote_command,
+    timed_out,
+)
 from kubectl_userns.access.ssh_target import (
     SSHTarget,
     changed_host_key_message,
@@ -39,9 +46,8 @@ from kubectl_userns.access.ssh_target import (
     unreachable_message,
     unresolved_message,
 )
-from kubectl_userns.errors import HostKeyError, NodeAuthError, NodeUnreachableError, ProbeError
-
-PROBE_DEADLINE = 120.0  # seconds for one whole probe, as LocalRunner allows
+from kubectl_userns.errors import HostKeyError, NodeAuthError, NodeUnreachableError
+from kubectl_userns.options import DEFAULT_PROBE_TIMEOUT
 
 
 def ssh_argv(target: SSHTarget, *, forward: str | None = None, ssh: str | None = None) -> list[str]:
@@ -82,7 +88,7 @@ def _forward(target: SSHTarget) -> str:
 class OpenSSHRunner:
     """Runs the probe through the ``ssh`` binary, one process per probe."""
 
-    def __init__(self, target: SSHTarget, deadline: float = PROBE_DEADLINE) -> None:
+    def __init__(self, target: SSHTarget, deadline: float = DEFAULT_PROBE_TIMEOUT) -> None:
         self.node = target.node
         self.target = target
         self._deadline = deadline
@@ -92,7 +98,9 @@ class OpenSSHRunner:
         return None
 
     def argv(self, args: Sequence[str]) -> list[str]:
-        command = remote_command(args, login_is_root=self.target.user == "root")
+        command = remote_command(
+            args, login_is_root=self.target.user == "root", deadline=self._deadline
+        )
         return [*ssh_argv(self.target), command]
 
     def run(self, script: str, args: Sequence[str]) -> ProbeOutput:
@@ -107,16 +115,18 @@ class OpenSSHRunner:
             env=env,
             start_new_session=True,  # a deadline kills ssh with its ProxyCommand children
         )
+        # the node ends the probe after the deadline; ssh itself is given that, its connect
+        # timeout for every hop (ConnectTimeout; the node's clock starts after login) and GRACE
+        connecting = sum(hop.timeout for hop in self.target.chain())
         try:
-            out, err = proc.communicate(script.encode(), timeout=self._deadline)
+            out, err = proc.communicate(
+                script.encode(), timeout=self._deadline + connecting + GRACE
+            )
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-            raise ProbeError(
-                f"the probe did not finish within {self._deadline:.0f} s on node {self.node}; "
-                "check the node's load and try again."
-            ) from None
+            raise timed_out(self.node, self._deadline) from None
         except BaseException:
             proc.kill()
             proc.communicate()
@@ -124,6 +134,8 @@ class OpenSSHRunner:
         stderr = err.decode(errors="replace")
         if proc.returncode == 255:
             raise classify_ssh_failure(self.target, stderr, bool(out))
+        if proc.returncode == TIMED_OUT:
+            raise timed_out(self.node, self._deadline)
         output = ProbeOutput(out.decode(errors="replace"), stderr, proc.returncode)
         return check_sudo(self.node, self.target.user, output)
 

@@ -10,10 +10,18 @@ import os
 import shlex
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from kubectl_userns.access.node import ProbeOutput, check_sudo, remote_command
+from kubectl_userns.access.node import (
+    GRACE,
+    TIMED_OUT,
+    ProbeOutput,
+    check_sudo,
+    remote_command,
+    timed_out,
+)
 from kubectl_userns.access.ssh_target import (
     SSHTarget,
     broken_message,
@@ -29,6 +37,7 @@ from kubectl_userns.access.ssh_target import (
     unresolved_message,
 )
 from kubectl_userns.errors import HostKeyError, NodeAuthError, NodeUnreachableError
+from kubectl_userns.options import DEFAULT_PROBE_TIMEOUT
 
 # --- SSH -------------------------------------------------------------------------------------
 
@@ -96,9 +105,10 @@ def _tcp_connect(target: SSHTarget) -> Any:
 class SSHRunner:
     """Runs the probe over one SSH connection (paramiko), through each jump host in turn."""
 
-    def __init__(self, target: SSHTarget) -> None:
+    def __init__(self, target: SSHTarget, deadline: float = DEFAULT_PROBE_TIMEOUT) -> None:
         self.node = target.node
         self.target = target
+        self.deadline = deadline
         self._client: Any = None
         self._jumps: list[Any] = []
 
@@ -219,32 +229,52 @@ class SSHRunner:
         return client
 
     def run(self, script: str, args: Sequence[str]) -> ProbeOutput:
+        """Run the script; the node ends it after ``deadline`` s, and the client stops waiting
+        (closing the channel) a moment later if the node does not say so itself."""
         import paramiko
 
         self.connect()
         transport = self._client.get_transport()
+        give_up = time.monotonic() + self.deadline + GRACE
+        command = remote_command(
+            args, login_is_root=self.target.user == "root", deadline=self.deadline
+        )
+        channel = None
         try:
             channel = transport.open_session(timeout=self.target.timeout)
-            channel.exec_command(remote_command(args, login_is_root=self.target.user == "root"))
+            channel.exec_command(command)
             channel.sendall(script.encode())
             channel.shutdown_write()
             errors: list[bytes] = []
 
             def drain_stderr() -> None:
-                while chunk := channel.recv_stderr(65536):
-                    errors.append(chunk)
+                with contextlib.suppress(OSError, EOFError):  # closed at the deadline
+                    while chunk := channel.recv_stderr(65536):
+                        errors.append(chunk)
 
             reader = threading.Thread(target=drain_stderr, daemon=True)
             reader.start()
             chunks: list[bytes] = []
-            while chunk := channel.recv(65536):
+            while True:
+                channel.settimeout(max(0.0, give_up - time.monotonic()))
+                chunk = channel.recv(65536)
+                if not chunk:
+                    break
                 chunks.append(chunk)
+            if not channel.status_event.wait(max(0.0, give_up - time.monotonic())):
+                raise TimeoutError
             status = channel.recv_exit_status()
-            reader.join()
+            reader.join(max(0.0, give_up - time.monotonic()))
+        except TimeoutError:  # socket.timeout too: the channel's own timeout
+            if channel is not None:
+                channel.close()
+            raise timed_out(self.node, self.deadline) from None
         except (paramiko.SSHException, OSError) as exc:
             raise NodeUnreachableError(broken_message(self.node, str(exc))) from None
         if status == -1:  # the channel closed without an exit status: sshd or the session died
             raise NodeUnreachableError(closed_message(self.node))
+        if status == TIMED_OUT:
+            raise timed_out(self.node, self.deadline)
         output = ProbeOutput(
             b"".join(chunks).decode(errors="replace"),
             b"".join(errors).decode(errors="replace"),

@@ -54,10 +54,11 @@ from kubectl_userns.errors import (
     UsageError,
     UsernsError,
 )
+from kubectl_userns.options import DEFAULT_PROBE_TIMEOUT
 
 DEFAULT_IMAGE = "busybox:1.36"
 DEFAULT_NAMESPACE = "default"
-DEFAULT_TIMEOUT = 120.0
+DEFAULT_TIMEOUT = DEFAULT_PROBE_TIMEOUT
 CONTAINER = "probe"
 MANAGED_BY = "kubectl-userns"
 STDERR_MARKER = "--- kubectl-userns probe stderr ---"
@@ -117,8 +118,6 @@ class PodAccessOptions:
             given = [
                 f for f, v in (("--image", image), ("--probe-namespace", probe_namespace)) if v
             ]
-            if timeout != DEFAULT_TIMEOUT:
-                given.append("--probe-timeout")
             if given:
                 raise UsageError(f"{', '.join(given)} only apply with --via pod; add --via pod.")
             return None

@@ -254,7 +254,9 @@ ProbeTimeoutFlag = Annotated[
     typer.Option(
         "--probe-timeout",
         metavar="SECONDS",
-        help="With --via pod: seconds to wait for a probe pod to finish (image pull included).",
+        help="Deadline in seconds for one node's whole probe, once connected (--via pod: from "
+        "creating the probe pod to reading its log, image pull included). When it passes the "
+        "probe is ended on the node and that node's pods are reported as unknown (exit 3).",
         rich_help_panel=NODE_PANEL,
         min=1.0,
     ),

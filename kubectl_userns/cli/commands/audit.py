@@ -172,6 +172,7 @@ def audit(
         ssh_timeout=ssh_timeout,
         kubelet_root=kubelet_root,
         ssh_client=ssh_client,
+        probe_timeout=probe_timeout,
     )
     cluster = ClusterOptions(kubeconfig, context, namespace, request_timeout)
     progress = _terminal_progress if sys.stderr.isatty() else None

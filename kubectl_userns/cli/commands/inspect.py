@@ -133,6 +133,7 @@ def inspect(
         ssh_timeout=ssh_timeout,
         kubelet_root=kubelet_root,
         ssh_client=ssh_client,
+        probe_timeout=probe_timeout,
     )
     cluster = ClusterOptions(kubeconfig, context, namespace, request_timeout)
     report = run_inspect(pod, container, cluster, access, pod_access=pod_access)

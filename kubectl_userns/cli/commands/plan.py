@@ -145,6 +145,7 @@ def plan(
         ssh_timeout=ssh_timeout,
         kubelet_root=kubelet_root,
         ssh_client=ssh_client,
+        probe_timeout=probe_timeout,
     )
     cluster = ClusterOptions(kubeconfig, context, namespace, request_timeout)
     result, audit = run_plan(

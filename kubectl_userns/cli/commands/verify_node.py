@@ -143,6 +143,7 @@ def verify_node(
         ssh_timeout=ssh_timeout,
         kubelet_root=kubelet_root,
         ssh_client=ssh_client,
+        probe_timeout=probe_timeout,
     )
     cluster = ClusterOptions(kubeconfig, context, None, request_timeout)
     report, node_error = run_verify_node(node, cluster, access, probe=probe, pod_access=pod_access)
