@@ -3,8 +3,10 @@ are killed mid-probe. The audit still completes for the other nodes, and exits 3
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,34 +20,32 @@ from tests.conftest import needs_root
 pytestmark = needs_root
 
 
-def _blocked_in_fifo_open(node_pid: int) -> bool:
-    """Whether a process of the node waits in open(2) on a FIFO (the probe, reading the fake
-    kubelet record; a FIFO's open blocks until a writer comes)."""
-    pidns = os.readlink(f"/proc/{node_pid}/ns/pid")
+def _with_marker(marker: str) -> list[int]:
+    """Host PIDs of the processes whose command line holds ``marker``."""
+    found = []
     for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if (proc / "wchan").read_text() in ("fifo_open", "wait_for_partner") and (
-                os.readlink(proc / "ns" / "pid") == pidns
-            ):
-                return True
-        except OSError:
-            continue
-    return False
+        if proc.name.isdigit():
+            try:
+                if marker.encode() in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
 
 
-def test_sshd_killed_mid_probe(make_sandbox: Callable[[], Sandbox]) -> None:
+def test_sshd_killed_mid_probe(make_sandbox: Callable[[], Sandbox], tmp_path: Path) -> None:
     cluster = make_sandbox()
     for name in ("m1", "m2", "m3"):
         cluster.add_node(name)
     cluster.add_pod("a", node="m1")
     cluster.add_pod("b", node="m2")
     cluster.add_pod("c", node="m3", containers=2)
-    # m2 gets a kubelet record that is a FIFO nobody writes: its probe blocks reading it
-    fifo = Path(cluster.nodes["m2"].dir) / "kubelet" / "pods" / "0000-fifo" / "userns"
-    fifo.parent.mkdir(parents=True)
-    os.mkfifo(fifo)
+    # m2's probe waits in its getsubids (a stand-in that sleeps): it is mid-probe for sure
+    marker = f"1000.{os.getpid()}{time.monotonic_ns() % 10**6}"
+    stand_in = tmp_path / "getsubids"
+    stand_in.write_text(f"#!/bin/sh\nexec sleep {marker}\n")
+    stand_in.chmod(0o755)
+    node_exec(cluster.nodes["m2"], ["mount", "--bind", str(stand_in), "/usr/bin/getsubids"])
     env = {**os.environ, **cluster.env()}
     argv = [str(Path(sys.executable).parent / "kubectl-userns"), "audit", "-A", "-o", "json"]
     proc = subprocess.Popen(
@@ -53,7 +53,7 @@ def test_sshd_killed_mid_probe(make_sandbox: Callable[[], Sandbox]) -> None:
     )
     try:
         deadline = time.monotonic() + 120  # a wait for the probe to start, not a timing
-        while not _blocked_in_fifo_open(cluster.nodes["m2"].init_pid):
+        while not _with_marker(marker):
             assert time.monotonic() < deadline and proc.poll() is None, "the probe never ran"
             time.sleep(0.02)
         # the node's sshd goes away mid-probe: the listener and the session serving the probe
@@ -61,8 +61,9 @@ def test_sshd_killed_mid_probe(make_sandbox: Callable[[], Sandbox]) -> None:
         out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
-        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # release the probe left behind
-        os.close(fd)
+        for pid in _with_marker(marker):  # the probe left behind (its deadline would end it)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     assert proc.returncode == 3, out + err
     assert err == ""
     report = json.loads(out)

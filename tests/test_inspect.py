@@ -261,9 +261,10 @@ def test_the_probe_starts_as_many_processes_for_twenty_containers_as_for_two(
 ) -> None:
     two = _probe_commands(variants, "n1", "guaranteed", tmp_path)
     twenty = _probe_commands(variants, "n1", "twenty", tmp_path)
-    # one ls for every namespace link, one head | tr for every command line, getsubids twice
+    # one ls for every namespace link, one head | tr for every command line and one for every
+    # kubelet record, getsubids twice, and the sed that escapes the output
     subids = ["getsubids", "getsubids"] if shutil.which("getsubids") else []
-    assert sorted(two) == sorted(twenty) == [*subids, "head", "ls", "tr"]
+    assert sorted(two) == sorted(twenty) == [*subids, "head", "head", "ls", "sed", "tr", "tr"]
 
 
 def test_pending_pod_is_bad_input(variants: Sandbox) -> None:

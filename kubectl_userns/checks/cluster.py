@@ -98,6 +98,10 @@ def audit_node(
     rows = []
     for pod, fact in zip(pods, facts, strict=True):
         dump = dumps[fact.node_uid]
+        if dump.malformed:
+            why = "; ".join(dump.malformed)
+            rows.append(unknown_row(pod, f"the probe's records of the pod are malformed: {why}"))
+            continue
         if dump.pod_dir is None:
             rows.append(unknown_row(pod, f"no cgroup found for the pod on node {node}"))
             continue

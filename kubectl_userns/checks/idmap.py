@@ -83,9 +83,28 @@ class KubeletUsernsRecord:
     gid_mappings: tuple[IdMapping, ...]
 
 
+def _record_id(item: object, key: str) -> int:
+    value = item.get(key) if isinstance(item, dict) else None
+    # an ID is a JSON integer in 0..2^32-1: not a bool, not 1e400 (a float, infinite here)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
+        raise ValueError(f"{key} is not an ID: {str(value)[:40]}")
+    return value
+
+
 def parse_kubelet_record(text: str) -> KubeletUsernsRecord:
-    """Parse the kubelet's ``userns`` JSON file; ValueError when it is not that shape."""
-    data = json.loads(text)
+    """Parse the kubelet's ``userns`` JSON file; ValueError when it is not that shape.
+
+    Any text gives a record or ValueError: deep nesting, huge numbers and wrong types too.
+    The kubelet writes ``{"uidMappings": [{"hostId": N, "containerId": N, "length": N}],
+    "gidMappings": [...]}`` (kubernetes/kubernetes pkg/kubelet/userns/userns_manager.go,
+    ``userNamespace`` with ``json`` tags ``uidMappings``/``gidMappings``).
+    """
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ValueError("the userns record is nested too deeply to be a record") from None
+    except ValueError as exc:  # json.JSONDecodeError; also integers of over 4300 digits
+        raise ValueError(f"the userns record is not JSON ({str(exc)[:80]})") from None
     if not isinstance(data, dict):
         raise ValueError("the userns record is not a JSON object")
 
@@ -94,13 +113,17 @@ def parse_kubelet_record(text: str) -> KubeletUsernsRecord:
         if not isinstance(items, list):
             raise ValueError(f"the userns record has no {key} list")
         out = []
-        for item in items:
+        for index, item in enumerate(items):
             try:
-                out.append(
-                    IdMapping(int(item["containerId"]), int(item["hostId"]), int(item["length"]))
+                length = _record_id(item, "length")
+                mapping = IdMapping(
+                    _record_id(item, "containerId"), _record_id(item, "hostId"), length
                 )
-            except (KeyError, TypeError, ValueError):
-                raise ValueError(f"bad entry in {key}: {item!r}") from None
+            except ValueError as exc:
+                raise ValueError(f"bad entry {index} in {key}: {exc}") from None
+            if length == 0:
+                raise ValueError(f"bad entry {index} in {key}: length 0")
+            out.append(mapping)
         return tuple(out)
 
     return KubeletUsernsRecord(mappings("uidMappings"), mappings("gidMappings"))

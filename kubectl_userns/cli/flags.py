@@ -242,7 +242,7 @@ ImageFlag = Annotated[
     typer.Option(
         "--image",
         metavar="IMAGE",
-        help=f"Image of the probe pod with --via pod; needs a POSIX sh, ls, head, readlink, "
+        help=f"Image of the probe pod with --via pod; needs a POSIX sh, ls, head, readlink, sed, "
         f"tr, cat, chroot and nsenter (default {DEFAULT_IMAGE}; point it at a mirror for "
         "air-gapped registries).",
         rich_help_panel=NODE_PANEL,

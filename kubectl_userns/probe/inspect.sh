@@ -1,6 +1,6 @@
-# kubectl-userns inspect probe: read-only, POSIX sh + coreutils (ls, head, tr).
+# kubectl-userns inspect probe: read-only, POSIX sh + coreutils (ls, head, tr) and sed.
 # Usage: sh -s -- KUBELET_ROOT POD_UID [POD_UID...]
-# Records (TAB-separated, see docs/probe-format.md):
+# Records (TAB-separated, every field escaped to printable ASCII, see docs/probe-format.md):
 #   host      SELF_USERNS PID1_USERNS            (the probe shell's and PID 1's user namespace)
 #   mount     FSTYPE MOUNTPOINT OPTIONS          (cgroup2 and cgroup v1 name=systemd mounts)
 #   subid     uid|gid LINE                       (kubelet's lines of /etc/subuid, /etc/subgid)
@@ -8,11 +8,19 @@
 #   tried     POD_UID PATH                       (cgroup directories looked at for the pod)
 #   poddir    POD_UID PATH                       (the pod's cgroup directory)
 #   proc      POD_UID PID CGROUP_DIR UID GID UID_MAP GID_MAP USERNS COMM (CMDLINE, now empty)
-#   cmdline   POD_UID PID CMDLINE                (after the proc records; may repeat)
+#   cmdline   POD_UID PID LINE                   (after the proc records; one per line of it)
 #   gone      POD_UID PID CGROUP_DIR             (exited while being read: normal)
-#   record    POD_UID JSON | norecord POD_UID REASON  (KUBELET_ROOT/pods/POD_UID/userns)
+#   record    POD_UID LINE | norecord POD_UID REASON  (KUBELET_ROOT/pods/POD_UID/userns; one
+#                                                 record per line of a regular file)
 #   other     POD_DIR PID UID_MAP USERNS         (first process of every other pod on the node)
-#   otherrecord POD_UID JSON                     (every other pod's kubelet userns record)
+#   otherrecord POD_UID LINE                     (every other pod's kubelet userns record)
+#
+# Framing: no field holds a TAB or newline (the script turns them into spaces), and one sed
+# at the end writes every other byte outside printable ASCII as \ooo: whatever a tenant puts
+# in its comm, command line or cgroup names stays inside its own field.
+# Files are read only when they are regular files, at most 4096 bytes of a command line and
+# 65536 of a kubelet record; several files read by one head are told apart by its headers,
+# trusted only when unambiguous (see multi_read).
 #
 # Cost: the number of processes this script starts does not grow with the pods or processes it
 # reads. Files are read with the shell's `read`, text is cleaned with parameter expansion; the
@@ -20,12 +28,38 @@
 # `head | tr`; getsubids runs twice. Pass 1 finds the pods' cgroups and processes (no output),
 # then `ls` reads the links, pass 2 reads each process and prints.
 set -u
+LC_ALL=C # bytes, not characters, for the shell's patterns, tr and sed
+export LC_ALL
 kroot=$1
 shift
 T='	' # one TAB
 NL='
 '
-printf 'probe\tkubectl-userns\t1\tinspect\n'
+
+# The sed program that makes every record printable ASCII: each byte other than TAB, newline
+# and space..~ is written as \ooo (octal), and \ as \\ (docs/probe-format.md). Built with
+# printf's own octal escapes, so this text stays plain ASCII; lines without such bytes skip it.
+sed_escape() {
+  _f='/[^]\t -[^-~]/!b\ns/\\\\/\\\\\\\\/g\n'
+  for _a in 0 1 2 3; do
+    for _b in 0 1 2 3 4 5 6 7; do
+      for _c in 0 1 2 3 4 5 6 7; do
+        _n=$((_a * 64 + _b * 8 + _c))
+        if [ "$_n" -ge 1 ] && [ "$_n" -le 8 ] || [ "$_n" -ge 11 ] && [ "$_n" -le 31 ] ||
+          [ "$_n" -ge 127 ]; then
+          _f="${_f}s/\\$_a$_b$_c/\\\\\\\\$_a$_b$_c/g\\n"
+        fi
+      done
+    done
+  done
+  # shellcheck disable=SC2059 # the format is the program: its escapes are the point
+  printf "$_f"
+}
+
+escape=$(sed_escape)
+
+{ # the whole output goes through the escaping sed (the closing brace is at the end)
+printf 'probe\tkubectl-userns\t2\tinspect\n'
 
 subst() { # $1 text, $2 one character, $3 replacement -> $subst: every $2 replaced
   subst='' _rest=$1
@@ -43,10 +77,11 @@ clean() { # $1 -> $cleaned: one field, TAB and newline turned into spaces
   case $cleaned in *"$NL"*) subst "$cleaned" "$NL" ' '; cleaned=$subst ;; esac
 }
 
-slurp() { # $1 readable file -> $cleaned: its text with TAB and newline as spaces
+slurp() { # $1 small file (comm) -> $cleaned: all of it, TAB and newline as spaces; 1 if gone
   _text='' _line=''
-  while IFS= read -r _line; do _text="$_text$_line$NL"; done < "$1"
-  clean "$_text$_line"
+  { while IFS= read -r _line; do _text="$_text$_line$NL"; done; } < "$1" || return 1
+  _text=$_text$_line
+  clean "${_text%"$NL"}"
 }
 
 map_of() { # $1: file -> "a b c,d e f" in $map
@@ -82,6 +117,12 @@ while read -r _id _parent _dev _root mnt _opts rest; do
   esac
 done < /proc/self/mountinfo
 
+note() { # $1 tag, $2 uid, $3 path -> appended to $found, the path cleaned (glob matches can
+  # name a directory with any bytes: a pod's processes may create cgroups of their own)
+  clean "$3"
+  found="$found$1$T$2$T$cleaned$NL"
+}
+
 find_pod_dir() { # $1 uid, $2 escaped uid -> $poddir or empty; $found: tried/poddir records
   u=$1 e=$2
   poddir='' found=''
@@ -91,7 +132,7 @@ find_pod_dir() { # $1 uid, $2 escaped uid -> $poddir or empty; $found: tried/pod
       "$r/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod$e.slice" \
       "$r/kubepods.slice/kubepods-pod$e.slice" \
       "$r/kubepods/besteffort/pod$u" "$r/kubepods/burstable/pod$u" "$r/kubepods/pod$u"; do
-      found="${found}tried$T$u$T$c$NL"
+      note tried "$u" "$c"
       if [ -d "$c" ]; then poddir=$c; break 2; fi
     done
   done
@@ -101,34 +142,38 @@ find_pod_dir() { # $1 uid, $2 escaped uid -> $poddir or empty; $found: tried/pod
       for c in "$r"/*/*pod"$e".slice "$r"/*/*/*pod"$e".slice "$r"/*/*/*/*pod"$e".slice \
         "$r"/*/*/*/*/*pod"$e".slice "$r"/*/pod"$u" "$r"/*/*/pod"$u" "$r"/*/*/*/pod"$u" \
         "$r"/*/*/*/*/pod"$u"; do
-        if [ -d "$c" ]; then found="${found}tried$T$u$T$c$NL"; poddir=$c; break 2; fi
+        if [ -d "$c" ]; then note tried "$u" "$c"; poddir=$c; break 2; fi
       done
-      found="${found}tried$T$u$T$r/**/*pod$e.slice|pod$u$NL"
+      note tried "$u" "$r/**/*pod$e.slice|pod$u"
     done
   fi
-  [ -z "$poddir" ] || found="${found}poddir$T$u$T$poddir$NL"
+  [ -z "$poddir" ] || note poddir "$u" "$poddir"
 }
 
+# Per pod N: np_N processes, pid_N_I and dir_N_I for I in 1..np_N (a cgroup directory name is
+# never split or joined on: it can hold any byte but / and NUL).
 links='' escaped='' n=0 last_poddir=''
 for uid in "$@"; do
   n=$((n + 1))
   subst "$uid" - _
   escaped="$escaped $subst"
   find_pod_dir "$uid" "$subst"
-  procs=
+  i=0
   if [ -n "$poddir" ]; then
     for f in "$poddir"/cgroup.procs "$poddir"/*/cgroup.procs "$poddir"/*/*/cgroup.procs \
       "$poddir"/*/*/*/cgroup.procs; do
       [ -f "$f" ] || continue
       dir=${f%/cgroup.procs}
       while read -r pid; do
-        procs="$procs$pid$T$dir$NL"
+        is_pid "$pid" || continue
+        i=$((i + 1))
+        eval "pid_${n}_$i=\$pid dir_${n}_$i=\$dir"
         links="$links /proc/$pid/ns/user"
       done < "$f"
     done
     last_poddir=$poddir
   fi
-  eval "found_$n=\$found poddir_$n=\$poddir procs_$n=\$procs"
+  eval "found_$n=\$found poddir_$n=\$poddir np_$n=\$i"
 done
 
 # the other pods of this node: one running process each (pass 1 picks it, pass 2 prints it),
@@ -154,7 +199,7 @@ other_pods() { # $@ the target uids; $mode pick|print
       [ -f "$f" ] || continue
       pid=
       while read -r pid; do
-        [ -r "/proc/$pid/uid_map" ] || continue
+        is_pid "$pid" && [ -r "/proc/$pid/uid_map" ] || continue
         map_of "/proc/$pid/uid_map" 2>/dev/null || continue
         case $map in "0 0 4294967295") continue ;; esac
         if [ "$mode" = pick ]; then
@@ -162,7 +207,8 @@ other_pods() { # $@ the target uids; $mode pick|print
         else
           ns_of "$pid"
           [ -n "$ns" ] || continue
-          printf 'other\t%s\t%s\t%s\t%s\n' "$d" "$pid" "$map" "$ns"
+          clean "$d"
+          printf 'other\t%s\t%s\t%s\t%s\n' "$cleaned" "$pid" "$map" "$ns"
         fi
         break 2
       done < "$f"
@@ -200,7 +246,7 @@ printf '%s' "$mounts"
 
 for kind in uid gid; do
   file=/etc/sub$kind
-  if [ -r "$file" ]; then
+  if [ -f "$file" ] && [ -r "$file" ]; then
     while IFS= read -r line; do
       case $line in kubelet:*) clean "$line"; printf 'subid\t%s\t%s\n' "$kind" "$cleaned" ;; esac
     done < "$file"
@@ -218,82 +264,146 @@ done
 
 gone() { printf 'gone\t%s\t%s\t%s\n' "$1" "$2" "$3"; }
 
+# Several files read by one head: mf_1..mf_$mn (paths), mk_1..mk_$mn (the record's tag and key
+# fields). head -v marks where each file starts with a line '==> PATH <==', but a file can
+# hold such a line too: a header is taken only in the order the files were given, skipping
+# only files that are gone. A header line of one of them anywhere else means a file imitates
+# another's header: then each file is read by a head of its own, so no file's text can ever be
+# taken for another's. A file gone once head is done may have been imitated: its text is
+# dropped. $1: at most this many bytes of each file. Prints KEY<TAB>LINE per non-empty line.
+multi_read() {
+  [ "$mn" -gt 0 ] || return 0
+  set -- "$1"
+  _i=0
+  while [ "$_i" -lt "$mn" ]; do
+    _i=$((_i + 1))
+    eval "set -- \"\$@\" \"\$mf_$_i\""
+  done
+  _cap=$1 _key=
+  shift
+  { head -v -c "$_cap" -- "$@" 2>/dev/null; echo; } | tr '\0\t' '  ' | {
+    _cur=0 _next=1 _bad=
+    while IFS= read -r _line; do
+      case $_line in
+        '') continue ;;
+        '==> '*' <==')
+          _name=${_line#'==> '}
+          _name=${_name%' <=='}
+          _k=0 _j=$_next
+          # the next file's header, or a later one's with the files in between gone
+          while [ "$_j" -le "$mn" ]; do
+            eval "_f=\$mf_$_j"
+            if [ "$_name" = "$_f" ]; then _k=$_j; break; fi
+            [ -e "$_f" ] && break
+            _j=$((_j + 1))
+          done
+          if [ "$_k" -gt 0 ]; then
+            _cur=$_k _next=$((_k + 1))
+            eval "out_$_k="
+            continue
+          fi
+          # an earlier file's header, or a later one's while the next file exists: imitated
+          _j=1
+          while [ "$_j" -le "$mn" ]; do
+            eval "_f=\$mf_$_j"
+            [ "$_name" = "$_f" ] && { _bad=1; break 2; }
+            _j=$((_j + 1))
+          done ;;
+      esac
+      [ "$_cur" -gt 0 ] && eval "out_$_cur=\$out_$_cur\$_line\$NL"
+    done
+    _i=0
+    while [ "$_i" -lt "$mn" ]; do
+      _i=$((_i + 1))
+      eval "_f=\$mf_$_i _key=\$mk_$_i"
+      if [ -n "$_bad" ]; then
+        { head -c "$_cap" -- "$_f" 2>/dev/null; echo; } | tr '\0\t' '  ' |
+          while IFS= read -r _line; do
+            [ -z "$_line" ] || printf '%s\t%s\n' "$_key" "$_line"
+          done
+        continue
+      fi
+      [ "$_i" -le "$_cur" ] && [ -e "$_f" ] || continue
+      eval "_text=\${out_$_i-}"
+      set -f
+      _oldifs=$IFS IFS=$NL
+      for _line in $_text; do printf '%s\t%s\n' "$_key" "$_line"; done
+      IFS=$_oldifs
+      set +f
+    done
+  }
+}
+
+mn=0
+add_file() { # $1 path, $2 record tag and key fields: one more file for multi_read
+  mn=$((mn + 1))
+  eval "mf_$mn=\$1 mk_$mn=\$2"
+}
+
 read_proc() { # $1 uid $2 pid $3 cgroup dir; prints proc or gone
   p=$2
-  is_pid "$p" || return 0
+  clean "$3"
+  dir=$cleaned
   u=- g=-
   while read -r k a b c d; do
     case $k in Uid:) u="$a $b $c $d" ;; Gid:) g="$a $b $c $d" ;; esac
-  done < "/proc/$p/status" 2>/dev/null || { gone "$1" "$p" "$3"; return; }
-  map_of "/proc/$p/uid_map" 2>/dev/null || { gone "$1" "$p" "$3"; return; }
+  done < "/proc/$p/status" 2>/dev/null || { gone "$1" "$p" "$dir"; return; }
+  map_of "/proc/$p/uid_map" 2>/dev/null || { gone "$1" "$p" "$dir"; return; }
   umap=$map
-  map_of "/proc/$p/gid_map" 2>/dev/null || { gone "$1" "$p" "$3"; return; }
+  map_of "/proc/$p/gid_map" 2>/dev/null || { gone "$1" "$p" "$dir"; return; }
   gmap=$map
   ns_of "$p"
-  comm=-
-  read -r comm < "/proc/$p/comm" 2>/dev/null || { gone "$1" "$p" "$3"; return; }
-  [ -d "/proc/$p" ] || { gone "$1" "$p" "$3"; return; }
-  clean "$comm"
-  printf 'proc\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n' "$1" "$p" "$3" "$u" "$g" "$umap" \
+  slurp "/proc/$p/comm" 2>/dev/null || { gone "$1" "$p" "$dir"; return; }
+  [ -d "/proc/$p" ] || { gone "$1" "$p" "$dir"; return; }
+  printf 'proc\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n' "$1" "$p" "$dir" "$u" "$g" "$umap" \
     "$gmap" "${ns:--}" "$cleaned"
-  cmdfiles="$cmdfiles /proc/$p/cmdline"
-  eval "pod_$p=\$1" # $p is a PID: digits from cgroup.procs, /proc/$p exists
+  add_file "/proc/$p/cmdline" "cmdline$T$1$T$p"
 }
 
-cmdfiles='' n=0
+n=0
 targets=' '
 for uid in "$@"; do
   n=$((n + 1))
   targets="$targets$uid "
-  eval "found=\$found_$n poddir=\$poddir_$n procs=\$procs_$n"
+  np=0
+  eval "found=\$found_$n np=\$np_$n"
   printf '%s' "$found"
-  if [ -n "$poddir" ]; then
-    set -f
-    oldifs=$IFS IFS=$NL
-    for entry in $procs; do
-      IFS=$oldifs
-      read_proc "$uid" "${entry%%"$T"*}" "${entry#*"$T"}"
-    done
-    IFS=$oldifs
-    set +f
-  fi
+  i=0
+  while [ "$i" -lt "$np" ]; do
+    i=$((i + 1))
+    eval "read_proc \"\$uid\" \"\$pid_${n}_$i\" \"\$dir_${n}_$i\""
+  done
+done
+# the command lines of every process printed above: one head (and tr) for all of them
+multi_read 4096
+mn=0
+
+# the kubelet's records: the pods' own, then every other pod's; regular files only (a FIFO
+# would block, /dev/zero never end), one head for all of them
+for uid in "$@"; do
   rec="$kroot/pods/$uid/userns"
-  if [ -r "$rec" ]; then
-    slurp "$rec"
-    printf 'record\t%s\t%s\n' "$uid" "$cleaned"
-  elif [ -e "$rec" ]; then
+  if [ ! -e "$rec" ] && [ ! -L "$rec" ]; then
+    printf 'norecord\t%s\tmissing\n' "$uid"
+  elif [ ! -f "$rec" ]; then
+    printf 'norecord\t%s\tnot a regular file\n' "$uid"
+  elif [ ! -r "$rec" ]; then
     printf 'norecord\t%s\tunreadable\n' "$uid"
   else
-    printf 'norecord\t%s\tmissing\n' "$uid"
+    add_file "$rec" "record$T$uid"
   fi
 done
-
-# the command lines of every process printed above, in two processes
-if [ -n "$cmdfiles" ]; then
-  # shellcheck disable=SC2086 # /proc/N/cmdline paths have no blanks
-  { head -v -c 4096 $cmdfiles 2>/dev/null; echo; } | tr '\0\t' '  ' |
-    while IFS= read -r line; do
-      case $line in
-        '==> /proc/'*'/cmdline <==')
-          cp=${line#==> /proc/}
-          cp=${cp%%/*}
-          cu=
-          is_pid "$cp" && eval "cu=\${pod_$cp:-}" ;;
-        '') ;;
-        *) [ -z "$cu" ] || printf 'cmdline\t%s\t%s\t%s\n' "$cu" "$cp" "${line% }" ;;
-      esac
-    done
-fi
-
-# the other pods of this node: their kubelet records and one running process each
 for rec in "$kroot"/pods/*/userns; do
-  [ -r "$rec" ] || continue
+  [ -f "$rec" ] && [ -r "$rec" ] || continue
   other=${rec%/userns}
   other=${other##*/}
   case $targets in *" $other "*) continue ;; esac
-  slurp "$rec"
-  printf 'otherrecord\t%s\t%s\n' "$other" "$cleaned"
+  clean "$other"
+  add_file "$rec" "otherrecord$T$cleaned"
 done
+multi_read 65536
+
+# the other pods of this node: one running process each
 mode=print
 other_pods "$@"
 printf 'end\n'
+} | sed -e "$escape"

@@ -3,7 +3,7 @@
 # private mount namespace that ends with the probe (unshare -m, propagation private); the mounts
 # it makes are never attached outside that namespace, so nothing is left behind.
 # Usage: sh -s -- KUBELET_ROOT|- [probe]   (-: the running kubelet's --root-dir, else the default)
-# Records (TAB-separated, see docs/probe-format.md):
+# Records (TAB-separated, every field escaped to printable ASCII, see docs/probe-format.md):
 #   whoami    UID                               (the probe shell's UID; root reads everything)
 #   kubeletproc PID ok EXE | PID no REASON      (every process whose comm is kubelet, judged)
 #   kubeletarg PID ARG                          (each argument of the first accepted kubelet)
@@ -30,10 +30,36 @@
 #   usernsbad POD_UID REASON                    (a record that cannot be read)
 #   idmap     STEP ok|fail|skip DETAIL          (probe only; STEP: tool, userns, tmpfs, bind)
 set -u
+LC_ALL=C # bytes, not characters, for the shell's patterns, tr and sed
+export LC_ALL
 kroot_arg=$1
 mode=${2:-}
 tab=$(printf '\t')
-printf 'probe\tkubectl-userns\t1\tnode\n'
+
+# The sed program that makes every record printable ASCII: each byte other than TAB, newline
+# and space..~ is written as \ooo (octal), and \ as \\ (docs/probe-format.md). Built with
+# printf's own octal escapes, so this text stays plain ASCII; lines without such bytes skip it.
+sed_escape() {
+  _f='/[^]\t -[^-~]/!b\ns/\\\\/\\\\\\\\/g\n'
+  for _a in 0 1 2 3; do
+    for _b in 0 1 2 3 4 5 6 7; do
+      for _c in 0 1 2 3 4 5 6 7; do
+        _n=$((_a * 64 + _b * 8 + _c))
+        if [ "$_n" -ge 1 ] && [ "$_n" -le 8 ] || [ "$_n" -ge 11 ] && [ "$_n" -le 31 ] ||
+          [ "$_n" -ge 127 ]; then
+          _f="${_f}s/\\$_a$_b$_c/\\\\\\\\$_a$_b$_c/g\\n"
+        fi
+      done
+    done
+  done
+  # shellcheck disable=SC2059 # the format is the program: its escapes are the point
+  printf "$_f"
+}
+
+escape=$(sed_escape)
+
+{ # the whole output goes through the escaping sed (the closing brace is at the end)
+printf 'probe\tkubectl-userns\t2\tnode\n'
 
 clean() { # one field: no TAB, no newline
   printf '%s' "$1" | tr '\t\n' '  '
@@ -184,7 +210,8 @@ while read -r _id _parent _dev _root mnt _opts rest; do
 done < /proc/self/mountinfo
 [ "$kstate" = dir ] || best='' bestfs=- bestsrc=- # a missing root is on no filesystem
 statfs=$(stat -f -c %T "$kroot" 2>/dev/null) || statfs=-
-printf 'rootfs\t%s\t%s\t%s\t%s\t%s\n' "$kroot" "${best:--}" "$bestfs" "$bestsrc" "$statfs"
+printf 'rootfs\t%s\t%s\t%s\t%s\t%s\n' "$(clean "$kroot")" "$(clean "${best:--}")" "$bestfs" \
+  "$(clean "$bestsrc")" "$statfs"
 
 pw=$(getent passwd kubelet 2>/dev/null </dev/null) || pw=
 if [ -z "$pw" ] && [ -r /etc/passwd ]; then
@@ -205,6 +232,8 @@ for kind in uid gid; do
   file=/etc/sub$kind
   if [ ! -e "$file" ]; then
     printf 'subidfile\t%s\tmissing\n' "$kind"
+  elif [ ! -f "$file" ]; then
+    printf 'subidfile\t%s\tnot a regular file\n' "$kind"
   elif [ ! -r "$file" ]; then
     printf 'subidfile\t%s\tunreadable\n' "$kind"
   else
@@ -319,12 +348,15 @@ if [ -n "$kl_config" ]; then
   fi
 fi
 
+# regular files only (a FIFO would block, /dev/zero never end), at most 4096 bytes each
 for f in "$kroot"/pods/*/userns; do
-  [ -e "$f" ] || continue
+  [ -e "$f" ] || [ -L "$f" ] || continue
   pod=${f%/userns}
-  pod=${pod##*/}
-  if [ -r "$f" ]; then
-    printf 'userns\t%s\t%s\n' "$pod" "$(head -c 4096 "$f" | tr '\t\n' '  ')"
+  pod=$(clean "${pod##*/}")
+  if [ ! -f "$f" ]; then
+    printf 'usernsbad\t%s\tnot a regular file\n' "$pod"
+  elif [ -r "$f" ]; then
+    printf 'userns\t%s\t%s\n' "$pod" "$(head -c 4096 "$f" | tr '\0\t\n' '   ')"
   else
     printf 'usernsbad\t%s\tunreadable\n' "$pod"
   fi
@@ -494,3 +526,4 @@ if [ "$mode" = probe ]; then
   fi
 fi
 printf 'end\n'
+} | sed -e "$escape"

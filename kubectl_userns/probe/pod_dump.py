@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field, replace
 
 from kubectl_userns.checks.idmap import (
@@ -13,8 +14,7 @@ from kubectl_userns.checks.idmap import (
     parse_kubelet_record,
     parse_subid_file,
 )
-from kubectl_userns.errors import ProbeError
-from kubectl_userns.probe.records import Record, parse_records
+from kubectl_userns.probe.records import parse_records
 
 
 @dataclass(frozen=True)
@@ -62,34 +62,70 @@ class PodDump:
     record_problem: str  # "" when the record was read and parsed
     other_records: dict[str, KubeletUsernsRecord] = field(default_factory=dict)
     other_pods: tuple[OtherPod, ...] = ()
+    # records about this pod that could not be read (what and why): the pod cannot be judged,
+    # and nothing else is affected
+    malformed: tuple[str, ...] = ()
 
 
-def _ids(text: str, what: str, rec: Record, node: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split())
-    except ValueError:
-        values = ()
-    if len(values) != 4:
-        raise _bad(rec, node, f"{what} should be four numbers, got {text!r}")
-    return values
+class _Malformed(ValueError):
+    """One record of the wrong shape: it makes only the pod it is about unreadable."""
 
 
-def _map(text: str, rec: Record, node: str) -> tuple[IdMapping, ...]:
+def _number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _ids(text: str, what: str) -> tuple[int, ...]:
+    parts = text.split(" ")
+    if len(parts) != 4 or not all(_number(p) for p in parts):
+        raise _Malformed(f"{what} should be four numbers, got {text[:40]!r}")
+    return tuple(int(p) for p in parts)
+
+
+def _map(text: str) -> tuple[IdMapping, ...]:
     try:
         return parse_id_map(text)
     except ValueError as exc:
-        raise _bad(rec, node, str(exc)) from None
+        raise _Malformed(str(exc)) from None
 
 
-def _bad(rec: Record, node: str, why: str) -> ProbeError:
-    return ProbeError(
-        f"the probe output from node {node} is malformed at line {rec.line} ({rec.tag}: {why}); "
-        "this is a bug or an unusual /proc - please report it with -v output."
+def _pid(text: str) -> int:
+    if not _number(text):
+        raise _Malformed(f"a PID is a number, got {text[:20]!r}")
+    return int(text)
+
+
+def _process(f: tuple[str, ...]) -> ProcessInfo:
+    if len(f) < 10:
+        raise _Malformed(f"a process record has 11 fields, got {len(f) + 1}")
+    return ProcessInfo(
+        pid=_pid(f[1]),
+        cgroup=f[2],
+        uids=_ids(f[3], "Uid"),
+        gids=_ids(f[4], "Gid"),
+        uid_map=_map(f[5]),
+        gid_map=_map(f[6]),
+        userns=f[7],
+        comm=f[8],
+        cmdline=f[9],
     )
 
 
+def _record(lines: list[str] | None) -> tuple[KubeletUsernsRecord | None, str]:
+    if lines is None:
+        return None, ""
+    try:
+        return parse_kubelet_record("\n".join(lines)), ""
+    except ValueError as exc:
+        return None, f"unparsable ({exc})"
+
+
 def parse_pod_dump(text: str, uid: str, node: str) -> PodDump:
-    """Parse the inspect probe's output for pod ``uid``; ProbeError on malformed input."""
+    """Parse the inspect probe's output for pod ``uid``.
+
+    ProbeError only when the output as a whole is broken (no header, cut short); a record of
+    the wrong shape makes only the pod it is about unreadable (``malformed``).
+    """
     records = parse_records(text, "inspect", node)
     host, pid1 = "-", "-"
     mounts: list[tuple[str, str]] = []
@@ -99,68 +135,55 @@ def parse_pod_dump(text: str, uid: str, node: str) -> PodDump:
     tried: list[str] = []
     processes: list[ProcessInfo] = []
     vanished: list[int] = []
-    record: KubeletUsernsRecord | None = None
-    problem = "no record line"
-    others: dict[str, KubeletUsernsRecord] = {}
-    cmdlines: dict[int, str] = {}
+    record_lines: list[str] | None = None
+    problem = "empty or unreadable"
+    other_lines: dict[str, list[str]] = {}
+    cmdlines: dict[int, list[str]] = {}
     other_pods: list[OtherPod] = []
+    malformed: list[str] = []
     for rec in records:
         f = rec.fields
-        if rec.tag == "host" and len(f) >= 2:
-            host, pid1 = f[0], f[1]
-        elif rec.tag == "mount" and len(f) >= 2:
-            mounts.append((f[0], f[1]))
-        elif rec.tag == "subid" and len(f) >= 2 and f[0] in subid:
-            subid[f[0]] += parse_subid_file(f[1])
-        elif rec.tag == "getsubids" and len(f) >= 2 and f[0] in getsubids:
-            getsubids[f[0]] = (
-                None if f[1] == "-" else tuple(parse_getsubids(f[1].replace(",", "\n")))
-            )
-        elif rec.tag in ("tried", "poddir", "proc", "gone", "record", "norecord", "cmdline"):
-            if not f or f[0] != uid:
-                continue
-            if rec.tag == "tried" and len(f) >= 2:
-                tried.append(f[1])
-            elif rec.tag == "poddir" and len(f) >= 2:
-                pod_dir = f[1]
-            elif rec.tag == "cmdline" and len(f) >= 3 and f[1].isdigit():
-                pid = int(f[1])
-                cmdlines[pid] = f"{cmdlines[pid]} {f[2]}" if pid in cmdlines else f[2]
-            elif rec.tag == "gone" and len(f) >= 2:
-                vanished.append(_pid(f[1], rec, node))
-            elif rec.tag == "proc":
-                if len(f) < 10:
-                    raise _bad(rec, node, f"a process record has 11 fields, got {len(f) + 1}")
-                processes.append(
-                    ProcessInfo(
-                        pid=_pid(f[1], rec, node),
-                        cgroup=f[2],
-                        uids=_ids(f[3], "Uid", rec, node),
-                        gids=_ids(f[4], "Gid", rec, node),
-                        uid_map=_map(f[5], rec, node),
-                        gid_map=_map(f[6], rec, node),
-                        userns=f[7],
-                        comm=f[8],
-                        cmdline=f[9] if len(f) > 9 else "",
-                    )
+        try:
+            if rec.tag == "host" and len(f) >= 2:
+                host, pid1 = f[0], f[1]
+            elif rec.tag == "mount" and len(f) >= 2:
+                mounts.append((f[0], f[1]))
+            elif rec.tag == "subid" and len(f) >= 2 and f[0] in subid:
+                subid[f[0]] += parse_subid_file(f[1])
+            elif rec.tag == "getsubids" and len(f) >= 2 and f[0] in getsubids:
+                getsubids[f[0]] = (
+                    None if f[1] == "-" else tuple(parse_getsubids(f[1].replace(",", "\n")))
                 )
-            elif rec.tag == "record" and len(f) >= 2:
-                try:
-                    record, problem = parse_kubelet_record(f[1]), ""
-                except ValueError as exc:
-                    record, problem = None, f"unparsable ({exc})"
-            elif rec.tag == "norecord":
-                problem = f[1] if len(f) > 1 else "missing"
-        elif rec.tag == "otherrecord" and len(f) >= 2:
-            try:
-                others[f[0]] = parse_kubelet_record(f[1])
-            except ValueError:
-                continue  # another pod's broken record is verify-node's business
-        elif rec.tag == "other" and len(f) >= 4:
-            try:
-                other_pods.append(OtherPod(f[0], int(f[1]), parse_id_map(f[2]), f[3]))
-            except ValueError:
-                continue
+            elif rec.tag in ("tried", "poddir", "proc", "gone", "record", "norecord", "cmdline"):
+                if not f or f[0] != uid:
+                    continue
+                if rec.tag == "tried" and len(f) >= 2:
+                    tried.append(f[1])
+                elif rec.tag == "poddir" and len(f) >= 2:
+                    pod_dir = f[1]
+                elif rec.tag == "cmdline" and len(f) >= 3:
+                    cmdlines.setdefault(_pid(f[1]), []).append(f[2])
+                elif rec.tag == "gone" and len(f) >= 2:
+                    vanished.append(_pid(f[1]))
+                elif rec.tag == "proc":
+                    processes.append(_process(f))
+                elif rec.tag == "record" and len(f) >= 2:
+                    record_lines = [*(record_lines or []), f[1]]
+                elif rec.tag == "norecord":
+                    problem = f[1] if len(f) > 1 else "missing"
+            elif rec.tag == "otherrecord" and len(f) >= 2:
+                other_lines.setdefault(f[0], []).append(f[1])
+            elif rec.tag == "other" and len(f) >= 4:
+                with contextlib.suppress(ValueError):  # a neighbour's record: not this pod's
+                    other_pods.append(OtherPod(f[0], int(f[1]), parse_id_map(f[2]), f[3]))
+        except _Malformed as exc:
+            malformed.append(f"line {rec.line} ({rec.tag}: {exc})")
+    record, record_problem = _record(record_lines)
+    others = {}
+    for other, lines in other_lines.items():
+        parsed, _why = _record(lines)  # another pod's broken record is verify-node's business
+        if parsed is not None:
+            others[other] = parsed
     return PodDump(
         uid=uid,
         host_userns=host,
@@ -173,17 +196,13 @@ def parse_pod_dump(text: str, uid: str, node: str) -> PodDump:
         pod_dir=pod_dir,
         tried=tuple(tried),
         processes=tuple(
-            replace(p, cmdline=cmdlines[p.pid]) if p.pid in cmdlines else p for p in processes
+            replace(p, cmdline=" ".join(cmdlines[p.pid]).rstrip(" ")) if p.pid in cmdlines else p
+            for p in processes
         ),
         vanished=tuple(vanished),
         record=record,
-        record_problem=problem,
+        record_problem=record_problem if record_lines is not None else problem,
         other_records=others,
         other_pods=tuple(other_pods),
+        malformed=tuple(malformed),
     )
-
-
-def _pid(text: str, rec: Record, node: str) -> int:
-    if not text.isdigit():
-        raise _bad(rec, node, f"a PID is a number, got {text!r}")
-    return int(text)

@@ -222,6 +222,11 @@ def run_inspect(
             f"{output.stderr.strip()[:200] or 'no message'}); check that the node has a POSIX sh."
         )
     dump = parse_pod_dump(output.stdout, facts.node_uid, facts.node)
+    if dump.malformed:
+        raise ProbeError(
+            f"the probe's records of {where} on node {facts.node} are malformed "
+            f"({'; '.join(dump.malformed)}); this is a bug or an unusual /proc - please report it."
+        )
     if dump.pod_dir is None:
         raise PodCgroupNotFoundError(
             f"the cgroup of {where} was not found on node {facts.node} (tried "
