@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubectl_userns.access.api_values import bad_host_message, is_host
 from kubectl_userns.access.ssh_config import (
     EffectiveOptions,
     JumpHop,
@@ -20,7 +21,7 @@ from kubectl_userns.access.ssh_config import (
     expand_tokens,
     valid_host,
 )
-from kubectl_userns.errors import NodeUnreachableError, UsageError
+from kubectl_userns.errors import APIError, NodeUnreachableError, UsageError
 from kubectl_userns.options import AddressType, NodeAccessOptions
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -111,11 +112,11 @@ def resolve_ssh_target(node: str, address: str | None, options: NodeAccessOption
     ):
         alias = node
     elif address:
-        if not valid_host(address):
-            raise NodeUnreachableError(
-                f"node {node} reports {options.ssh_address_type.value} address {address!r}, "
-                "which is not a host name or IP address; pass --ssh-host."
-            )
+        # the commands check what they take from the API (access.api_values); so does this,
+        # with the same check, for whoever else passes an address
+        if not is_host(address):
+            field = f"{options.ssh_address_type.value} address"
+            raise APIError(bad_host_message(address, node, field))
         alias = address
     else:
         raise NodeUnreachableError(

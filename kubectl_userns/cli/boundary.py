@@ -8,6 +8,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 
+from kubectl_userns.cli.render import printable
 from kubectl_userns.errors import UsernsError
 
 P = ParamSpec("P")
@@ -18,8 +19,7 @@ def one_line(message: str) -> str:
     """``message`` as one printable line: whitespace runs become one space, and other control
     or unprintable characters (a server's or a parser's text may carry them) a ``\\xNN`` or
     ``\\uNNNN`` escape, so no message can move the cursor or forge a second line."""
-    text = " ".join(message.split())
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return printable(" ".join(message.split()))
 
 
 def report_errors(command: Callable[P, R]) -> Callable[P, R]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -72,7 +73,51 @@ def _paint(text: str, header: str, color: bool) -> str:
 
 
 def cell_text(value: Any) -> str:
-    return "" if value is None else str(value)
+    """A table cell: made :func:`printable` (its text may come from a node or the API)."""
+    return "" if value is None else printable(str(value))
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal could act on shown as an escape instead.
+
+    Control characters (C0, DEL, C1: escape sequences that set the title, clear the screen,
+    colour text), format characters (bidi overrides), line and paragraph separators, other
+    spaces than ' ', surrogates and unassigned code points become ``\\xNN``, ``\\uNNNN`` or
+    ``\\UNNNNNNNN`` - newline and TAB too, so the text stays on its line. Strings from a node
+    or the API pass through here before they reach a terminal; JSON and YAML escape by
+    themselves.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def printable_lines(text: str, *, keep: str = "") -> str:
+    """Each line of ``text`` made :func:`printable`; the newlines (and characters in ``keep``,
+    e.g. the TABs of a JSONPath template) stay."""
+    if keep:
+        return "\n".join(
+            "".join(c if c in keep else printable(c) for c in line) for line in text.split("\n")
+        )
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+# the only escape sequences the table view may hold: the colours _paint writes
+_OWN_SGR = re.compile("(\x1b\\[(?:3[123]|0)m)")
+
+
+def _view_text(block: str) -> str:
+    """A block of the table view made printable, keeping the colours of :func:`_paint` (cells
+    are escaped before they are painted, so no other escape sequence can be in a table)."""
+    parts = _OWN_SGR.split(block)
+    return "".join(p if i % 2 else printable_lines(p) for i, p in enumerate(parts))
 
 
 def render_table(
@@ -166,9 +211,9 @@ def print_report(
     if fmt in (OutputFormat.json, OutputFormat.yaml):
         return Printed(render_data(data, fmt.value), "")
     if fmt is OutputFormat.name:
-        return Printed("".join(f"{n}\n" for n in names), "")
+        return Printed("".join(f"{printable(n)}\n" for n in names), "")
     if fmt is OutputFormat.jsonpath:
-        return Printed(jsonpath.render(out.template, data), "")
+        return Printed(printable_lines(jsonpath.render(out.template, data), keep="\t"), "")
     if fmt is OutputFormat.custom_columns:
         headers, expressions = jsonpath.parse_columns(out.template)
         rows = [jsonpath.column_values(expressions, record) for record in records]
@@ -176,10 +221,11 @@ def print_report(
         return Printed(table + "\n" if table else "", "")
     color = color_enabled(out.color, stream or sys.stdout)
     view = text(color)
-    summary = "".join(f"{line}\n" for line in view.summary)
+    summary = "".join(f"{printable(line)}\n" for line in view.summary)
+    main = _view_text(view.main)
     if out.no_headers:
-        return Printed(view.main + "\n" if view.main else "", summary, color)
-    blocks = [b for b in (view.main, *view.more) if b]
+        return Printed(main + "\n" if main else "", summary, color)
+    blocks = [_view_text(b) for b in (main, *view.more) if b]
     return Printed("".join(f"{b}\n\n" for b in blocks) + summary, "", color)
 
 

@@ -290,37 +290,52 @@ def _audit_node(
     needs_address: bool = True,
 ) -> tuple[list[dict[str, Any]], str]:
     """Probe one node for all its pods; a failure makes its pods UNKNOWN, never raises."""
+    from kubectl_userns.access.api_values import checked_host
     from kubectl_userns.access.node import node_address
     from kubectl_userns.checks.cluster import audit_node, node_error_text, unknown_row
     from kubectl_userns.checks.pod import pod_facts
-    from kubectl_userns.cli.commands.inspect import kubelet_version
+    from kubectl_userns.cli.commands.inspect import kubelet_version, probe_uid
     from kubectl_userns.probe import load_script
 
+    # a pod whose UID is not one is not looked for (it would be the probe's argument)
+    refused: list[dict[str, Any]] = []
+    fit: list[dict[str, Any]] = []
+    for pod in pods:
+        try:
+            probe_uid(pod_facts(pod))
+            fit.append(pod)
+        except UsernsError as exc:
+            refused.append(unknown_row(pod, node_error_text(exc)))
+    if not fit:
+        return refused, ""
+    pods = fit
     try:
         address = None
         if needs_address and access.ssh_address_type is AddressType.InternalIP:
-            address = (pods[0].get("status") or {}).get("hostIP")
+            host_ip = (pods[0].get("status") or {}).get("hostIP")
+            address = checked_host(host_ip, node, "status.hostIP")
         if needs_address and not address:
-            address = node_address(client.get_node(node), access.ssh_address_type)
+            found = node_address(client.get_node(node), access.ssh_address_type)
+            address = checked_host(found, node, f"{access.ssh_address_type.value} address")
         config, why = client.get_configz(node)
         version = kubelet_version(client, node)
         runner = opener(node, address)
         try:
-            uids = [pod_facts(p).node_uid for p in pods]
+            uids = [probe_uid(pod_facts(p)) for p in pods]
             output = runner.run(load_script("inspect"), [access.kubelet_root, *uids])
         finally:
             runner.close()
         if output.exit_status != 0:
             why = output.stderr.strip()[:200] or "no message"
             reason = f"the probe failed on node {node} (exit {output.exit_status}: {why})"
-            return [unknown_row(p, reason) for p in pods], reason
+            return [*refused, *(unknown_row(p, reason) for p in pods)], reason
         rows = audit_node(
             node, pods, output.stdout, config=config, config_problem=why, kubelet_version=version
         )
-        return rows, ""
+        return [*refused, *rows], ""
     except UsernsError as exc:
         reason = node_error_text(exc)
-        return [unknown_row(p, reason) for p in pods], reason
+        return [*refused, *(unknown_row(p, reason) for p in pods)], reason
 
 
 def text_view(result: dict[str, Any], out: OutputOptions, color: bool) -> TextView:

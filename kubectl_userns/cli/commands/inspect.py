@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -55,6 +55,9 @@ from kubectl_userns.options import (
     OutputOptions,
     ssh_flags_given,
 )
+
+if TYPE_CHECKING:
+    from kubectl_userns.checks.pod import PodFacts
 
 HELP = """Prove on the node that a pod is isolated by its user namespace.
 
@@ -153,6 +156,7 @@ def run_inspect(
     import threading
 
     from kubectl_userns.access.api import KubeClient
+    from kubectl_userns.access.api_values import checked_host
     from kubectl_userns.access.node import NodeRunner, node_address, open_runner
     from kubectl_userns.access.ssh import SSHRunner
     from kubectl_userns.checks.pod import build_report, ids_per_pod_in_force, pod_facts
@@ -182,6 +186,7 @@ def run_inspect(
         raise NotFoundError(
             f'container "{container}" is not in {where} (containers: {", ".join(names)}).'
         )
+    uid = probe_uid(facts)
     address = None
     runner: NodeRunner
     if pod_access is not None:
@@ -191,9 +196,12 @@ def run_inspect(
     else:
         if not access.local and not access.ssh_host:
             if access.ssh_address_type is AddressType.InternalIP:
-                address = (pod.get("status") or {}).get("hostIP")
+                host_ip = (pod.get("status") or {}).get("hostIP")
+                address = checked_host(host_ip, facts.node, "status.hostIP")
             if not address:
-                address = node_address(client.get_node(facts.node), access.ssh_address_type)
+                kind = access.ssh_address_type.value
+                found = node_address(client.get_node(facts.node), access.ssh_address_type)
+                address = checked_host(found, facts.node, f"{kind} address")
         runner = open_runner(facts.node, address, access)
     # open the SSH connection while the API answers the configz request
     failure: list[BaseException] = []
@@ -213,7 +221,7 @@ def run_inspect(
         connecting.join()
         if failure:
             raise failure[0]
-        output = runner.run(load_script("inspect"), [access.kubelet_root, facts.node_uid])
+        output = runner.run(load_script("inspect"), [access.kubelet_root, uid])
     finally:
         runner.close()
     if output.exit_status != 0:
@@ -252,6 +260,15 @@ def run_inspect(
     return build_report(
         facts, dump, ids_per_pod=ids.value, ids_source=ids.source, container=container
     )
+
+
+def probe_uid(facts: PodFacts) -> str:
+    """The UID the kubelet knows the pod by on its node (the probe's argument), checked: the
+    API's metadata.uid, or a static pod's config hash from its mirror annotation."""
+    from kubectl_userns.access.api_values import checked_uid
+
+    field = "metadata.uid" if facts.node_uid == facts.uid else "kubernetes.io/config.mirror"
+    return checked_uid(facts.node_uid, f"{facts.namespace}/{facts.name}", field)
 
 
 def kubelet_version(client: Any, node: str) -> str:

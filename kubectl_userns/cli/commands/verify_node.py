@@ -36,10 +36,12 @@ from kubectl_userns.cli.render import (
     emit,
     output_options,
     print_report,
+    printable,
     render_table,
 )
 from kubectl_userns.errors import (
     EXIT_CHECK_FAILED,
+    APIError,
     APIRefusedError,
     HostKeyError,
     NodeAuthError,
@@ -184,6 +186,7 @@ def run_verify_node(
     import threading
 
     from kubectl_userns.access.api import KubeClient
+    from kubectl_userns.access.api_values import checked_host
     from kubectl_userns.access.node import NodeRunner, node_address, open_runner
     from kubectl_userns.access.ssh import SSHRunner
     from kubectl_userns.checks.node import (
@@ -217,9 +220,10 @@ def run_verify_node(
         try:
             address = None
             if not access.local and not access.ssh_host:
-                address = node_address(node_obj, access.ssh_address_type)
+                found = node_address(node_obj, access.ssh_address_type)
+                address = checked_host(found, name, f"{access.ssh_address_type.value} address")
             runner = open_runner(name, address, access)
-        except (NodeUnreachableError, HostKeyError, NodeAuthError) as exc:
+        except (NodeUnreachableError, HostKeyError, NodeAuthError, APIError) as exc:
             node_error = exc  # e.g. no address of that type: the API checks still run
 
     # the SSH handshake, /configz and the node's pod list all run at the same time
@@ -309,7 +313,8 @@ def text_view(report: dict[str, Any], out: OutputOptions, color: bool) -> TextVi
             row.append(check["fix"] or "-")
         rows.append(row)
         if check["fix"] and check["status"] in ("FAIL", "WARN"):
-            fixes.append(f"{len(fixes) + 1}. {check['id']}: {check['fix']}")
+            # escaped here: the view keeps colour codes, and a fix quotes the node's own text
+            fixes.append(f"{len(fixes) + 1}. {check['id']}: {printable(check['fix'])}")
     more = []
     if fixes and not wide:
         more.append("\n".join(["Fixes:", *fixes]))
