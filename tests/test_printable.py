@@ -84,6 +84,11 @@ def cluster(make_sandbox: Callable[[], Sandbox]) -> Sandbox:
     assert lying is not None
     lying["status"]["hostIP"] = HOSTILE_IP
     cluster.store.put("pods", lying)
+    cluster.add_node("p3")  # a node whose own status names a hostile address
+    node = cluster.store.get("nodes", "p3")
+    assert node is not None
+    node["status"]["addresses"] = [{"type": "InternalIP", "address": HOSTILE_IP}]
+    cluster.store.put("nodes", node)
     return cluster
 
 
@@ -127,3 +132,23 @@ def test_a_host_ip_that_is_not_an_address_is_refused(cluster: Sandbox, tmp_path:
     assert (row["verdict"], row["reason"]) == ("UNKNOWN", refused.rstrip("."))
     assert not marker.exists()
     _one_error_line(inspect)
+
+
+@needs_root
+def test_a_node_address_that_is_not_one_is_refused(cluster: Sandbox, tmp_path: Path) -> None:
+    # verify-node takes the node's InternalIP from status.addresses: refused before SSH, the
+    # API's checks still reported, exit 3
+    marker = tmp_path / "proxy-command-ran"
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host *\n  ProxyCommand sh -c 'touch {marker}'\n")
+    env = {**cluster.env(), "KUBECTL_USERNS_SSH_CONFIG": str(config)}
+    run = run_cli(["verify-node", "p3", "-o", "json"], env)
+    assert run.exit_code == 3, run.stdout + run.stderr
+    refused = (
+        "the API gave node p3 the InternalIP address '10.0.0.5:22 -oProxyCommand=touch${IFS}/tmp/x'"
+        ", which is neither an IP address nor a host name; refusing to connect to it"
+    )
+    assert run.stderr.startswith(f"error: {refused}")
+    _one_error_line(run)
+    assert json.loads(run.stdout)["checks"]  # the API's part of the report is there
+    assert not marker.exists()
