@@ -7,6 +7,7 @@ call, so a bad combination is reported by flag name and nothing has been contact
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from enum import Enum
@@ -65,14 +66,93 @@ class SSHClientKind(str, Enum):
     openssh = "openssh"
 
 
+# --- durations, as kubectl reads them -----------------------------------------------------------
+
+# A bare integer is seconds, anything else is Go's time.ParseDuration: client-go's
+# tools/clientcmd/helpers.go ParseTimeout, which kubectl's --request-timeout goes through.
+_UNIT_SECONDS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "\u00b5s": 1e-6,
+    "\u03bcs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+NO_TIMEOUT = 365 * 24 * 3600.0  # what 0 ("no timeout") stands for: a year
+
+
+def parse_duration(text: str, flag: str) -> float:
+    """Seconds in kubectl's duration ``text`` (``30``, ``5s``, ``1m30s``, ``1.5h``); ``0`` means
+    no timeout (NO_TIMEOUT). Bad text raises UsageError naming ``flag``."""
+    value = text.strip()
+    seconds = 0.0
+    if value.isascii() and value.isdigit():
+        seconds = float(int(value))
+    else:
+        pos = 0
+        for match in _DURATION_PART.finditer(value):
+            if match.start() != pos:
+                break
+            seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+            pos = match.end()
+        if not value or pos != len(value):
+            raise UsageError(
+                f"{flag} {text}: not a duration; give seconds or a number with a unit, as "
+                "kubectl does (e.g. 30, 5s, 2m, 1h30m; 0 for no timeout)."
+            )
+    if seconds == 0 or seconds >= NO_TIMEOUT:
+        return NO_TIMEOUT
+    return seconds
+
+
 @dataclass(frozen=True)
 class ClusterOptions:
-    """Where the Kubernetes API is and how to talk to it."""
+    """Where the Kubernetes API is and how to talk to it: kubectl's global flags (its
+    genericclioptions), applied over the kubeconfig by ``access.api.apply_overrides``."""
 
     kubeconfig: str | None = None
     context: str | None = None
     namespace: str | None = None
-    request_timeout: float = 30.0
+    request_timeout: float | None = 30.0  # None or 0: no deadline
+    cluster: str | None = None  # a cluster of the kubeconfig instead of the context's
+    user: str | None = None  # a user of the kubeconfig instead of the context's
+    server: str | None = None
+    token: str | None = field(default=None, repr=False)
+    certificate_authority: str | None = None
+    client_certificate: str | None = None
+    client_key: str | None = None
+    insecure_skip_tls_verify: bool = False
+    tls_server_name: str | None = None
+    impersonate: str | None = None  # --as
+    impersonate_groups: tuple[str, ...] = ()  # --as-group
+    impersonate_uid: str | None = None  # --as-uid
+    verbosity: int = 0  # -v: 6 and more log every API request on stderr
+
+    def check(self) -> ClusterOptions:
+        """These options, or a UsageError naming the flags that do not go together."""
+        if (self.impersonate_groups or self.impersonate_uid) and not self.impersonate:
+            raise UsageError(
+                "--as-group and --as-uid need --as USER: Kubernetes impersonates groups and a "
+                "UID only together with a user."
+            )
+        if self.insecure_skip_tls_verify and self.certificate_authority:
+            raise UsageError(
+                "--insecure-skip-tls-verify cannot be used with --certificate-authority: the "
+                "first checks no certificate, the second names what to check against."
+            )
+        for flag, path in (
+            ("--certificate-authority", self.certificate_authority),
+            ("--client-certificate", self.client_certificate),
+            ("--client-key", self.client_key),
+        ):
+            if path is not None and not os.path.isfile(os.path.expanduser(path)):
+                raise UsageError(f"{flag} {path}: no such file.")
+        if bool(self.client_certificate) != bool(self.client_key):
+            raise UsageError("--client-certificate and --client-key go together; give both.")
+        return self
 
 
 @dataclass(frozen=True)

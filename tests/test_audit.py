@@ -258,11 +258,7 @@ def test_bad_input(cluster: Sandbox) -> None:
     local = audit(cluster, "-A", "--local")
     assert (local.exit_code, local.stdout) == (2, "")
     assert local.stderr.startswith("error: --local cannot be used with audit:")
-    both = audit(cluster, "-A", "-n", "shop")
-    assert (both.exit_code, both.stdout) == (2, "")
-    assert both.stderr == (
-        "error: -A/--all-namespaces cannot be used with -n shop: choose one namespace or all.\n"
-    )
+    # -A wins over -n, as in kubectl (tests/test_kubectl_flags.py)
     ghost = audit(cluster, "-A", "--node", "ghost")
     assert (ghost.exit_code, ghost.stdout) == (2, "")
     assert ghost.stderr == (

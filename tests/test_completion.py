@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -80,6 +83,9 @@ def test_commands_flags_and_choices_need_no_cluster() -> None:
     # file arguments are left to the shell (directive 0)
     assert complete(["inspect", "--ssh-key", ""], env) == ([], ":0")
     assert complete(["convert", ""], env) == ([], ":0")
+    # convert -f <TAB>: file names from the shell, not the words of the metavar FILE|DIR|-
+    assert complete(["convert", "-f", ""], env) == ([], ":0")
+    assert complete(["inspect", "--certificate-authority", ""], env) == ([], ":0")
     # a cluster that cannot be reached gives no candidates, and no error in the shell
     assert complete(["inspect", ""], env) == ([], ":4")
 
@@ -88,7 +94,7 @@ def test_descriptions_are_one_short_line() -> None:
     done = subprocess.run([str(COMPLETE), "inspect", "--"], capture_output=True, text=True)
     lines = done.stdout.splitlines()[:-1]
     assert (
-        "--namespace\tNamespace of the pod (default: the context's namespace, else 'default')"
+        "--namespace\tNamespace of the pods (default: the context's namespace, else 'default')"
         in lines
     )
     assert "--help\tShow the help and exit" in lines
@@ -100,7 +106,13 @@ def test_cluster_objects(sandbox: Sandbox) -> None:
     env = sandbox.env()
     assert complete(["inspect", ""], env, script=True) == (["hostpod", "testpod", "web"], ":4")
     assert complete(["inspect", "te"], env) == (["testpod"], ":4")
-    assert complete(["inspect", "testpod", ""], env) == ([], ":4")  # one pod only
+    # several pods: the ones not typed yet; -c: the pod's containers
+    assert complete(["inspect", "testpod", ""], env) == (["hostpod", "web"], ":4")
+    assert complete(["inspect", "web", "-c", ""], env) == (["nginx", "sidecar"], ":4")
+    assert complete(["inspect", "-c", ""], env) == ([], ":4")  # no pod typed yet
+    assert complete(["audit", "--cluster", ""], env) == (["sandbox"], ":4")
+    # the API flags on the line choose the cluster: here a server that is not there
+    assert complete(["inspect", "-s", "https://127.0.0.1:9", ""], env) == ([], ":4")
     assert complete(["inspect", "-n", "kube-system", ""], env) == ([], ":4")
     assert complete(["verify-node", "-o", "json", ""], env) == (["wk1", "wk2"], ":4")
     assert complete(["audit", "--node", "wk"], env) == (["wk1", "wk2"], ":4")
@@ -126,3 +138,54 @@ def test_kubectl_runs_the_completion_executable(sandbox: Sandbox) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == "testpod\n:4\n"
     assert "Completion ended with directive: ShellCompDirectiveNoFileComp" in done.stderr
+
+
+def test_an_api_that_does_not_answer_gives_no_candidates_and_no_hang(tmp_path: Path) -> None:
+    """The API accepts connections and never answers: completion gives up after its deadline
+    (about 2 s) with no candidates; the subprocess timeout is a hang guard, not a timing."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": f"https://127.0.0.1:{port}"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "x",
+    }
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps(config))
+    try:
+        env = {"KUBECONFIG": str(path)}
+        assert complete(["inspect", ""], env, script=True) == ([], ":4")
+        assert complete(["inspect", "web", "-c", ""], env, script=True) == ([], ":4")
+    finally:
+        listener.close()
+
+
+@needs_root
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
+def test_kubectl_completes_containers_and_files(sandbox: Sandbox, tmp_path: Path) -> None:
+    env = {**os.environ, **sandbox.env()}
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env['PATH']}"
+
+    def kubectl_complete(*words: str) -> tuple[str, str]:
+        done = subprocess.run(
+            ["kubectl", "__complete", "userns", *words],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout, done.stderr
+
+    out, _ = kubectl_complete("inspect", "web", "-c", "")
+    assert out == "nginx\nsidecar\n:4\n"
+    out, err = kubectl_complete("convert", "-f", "")
+    assert out == ":0\n"  # the shell completes file names
+    assert "ShellCompDirectiveDefault" in err

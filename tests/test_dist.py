@@ -561,16 +561,41 @@ def test_the_launcher_moves_to_a_supported_python_or_says_what_to_install(
     assert refused.stderr.count("\n") == 1
 
 
-def test_the_launcher_linked_as_kubectl_complete_userns_completes(
+def test_the_completion_link_of_the_install_notes_survives_krew_upgrade(
     linux_install: KrewInstall, tmp_path: Path
 ) -> None:
-    bin_dir = linux_install.link.parent
-    link = bin_dir / "kubectl_complete-userns"
-    link.symlink_to(linux_install.link.resolve())
-    try:
-        done = _run([link, "new-pod", "--kind", "d"], _clean_env(SYSTEM_PATH, tmp_path), tmp_path)
-    finally:
-        link.unlink()
+    """docs/install.md links kubectl_complete-userns to krew's own kubectl-userns link, by its
+    relative name; `krew upgrade` (kubernetes-sigs/krew internal/installation/upgrade.go)
+    installs the new version beside the old, points bin/kubectl-userns at it and removes the
+    old version's directory, which a link made with readlink -f pointed into."""
+    notes = (ROOT / "docs" / "install.md").read_text()
+    assert "$ ln -s kubectl-userns ~/.krew/bin/kubectl_complete-userns\n" in notes
+    assert "readlink" not in notes
+    root = tmp_path / ".krew"
+    store = root / "store" / PLUGIN
+    old, new = store / "v0.0.1", store / "v0.0.2"
+    store.mkdir(parents=True)
+    # copies of the installed plugin as hard links: the same files, no data copied
+    subprocess.run(["cp", "-al", str(linux_install.install_dir), str(old)], check=True)
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    launcher = linux_install.link.resolve().relative_to(linux_install.install_dir)
+    plugin_link = bin_dir / "kubectl-userns"
+    plugin_link.symlink_to(os.path.relpath(old / launcher, bin_dir))
+    (bin_dir / "kubectl_complete-userns").symlink_to("kubectl-userns")  # as documented
+    resolved = bin_dir / "resolved-link"  # the way the notes documented before
+    resolved.symlink_to(plugin_link.resolve())
+    # krew upgrade
+    subprocess.run(["cp", "-al", str(old), str(new)], check=True)
+    plugin_link.unlink()
+    plugin_link.symlink_to(os.path.relpath(new / launcher, bin_dir))
+    shutil.rmtree(old)
+    assert not resolved.exists()  # dangles
+    done = _run(
+        [bin_dir / "kubectl_complete-userns", "new-pod", "--kind", "d"],
+        _clean_env(SYSTEM_PATH, tmp_path),
+        tmp_path,
+    )
     assert (done.exit_code, done.stderr) == (0, "")
     assert done.stdout == "deployment\ndaemonset\n:4\n"
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import sys
 import threading
+import time
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -28,6 +31,7 @@ from kubectl_userns.errors import (
     APIUnreachableError,
     KubeconfigError,
     NotFoundError,
+    UsageError,
 )
 from kubectl_userns.options import ClusterOptions
 
@@ -45,17 +49,67 @@ class ApiAnswer:
 
 
 def apply_overrides(config: RestConfig, options: ClusterOptions) -> RestConfig:
-    """``config`` with the kubectl global flags of ``options`` applied (flags win)."""
-    if options.namespace:
-        config = replace(config, namespace=options.namespace)
+    """``config`` with kubectl's global flags of ``options`` applied: the flags win, as
+    client-go's DirectClientConfig merges its ConfigOverrides (kubernetes/kubernetes
+    staging/src/k8s.io/client-go/tools/clientcmd/client_config.go getCluster, getAuthInfo)."""
+    o = options
+    changes: dict[str, Any] = {}
+    if o.namespace:
+        changes["namespace"] = o.namespace
+    if o.insecure_skip_tls_verify or o.certificate_authority:
+        # either flag replaces every CA setting of the kubeconfig (getCluster)
+        changes.update(
+            insecure=o.insecure_skip_tls_verify,
+            ca_file=_path(o.certificate_authority),
+            ca_data=None,
+        )
+    if o.tls_server_name or o.server:  # --server clears the kubeconfig's tls-server-name
+        changes["tls_server_name"] = o.tls_server_name or None
+    if o.token:
+        changes.update(token=o.token, token_file=None)
+    if o.client_certificate:  # the file replaces the kubeconfig's file and data (getAuthInfo)
+        changes.update(client_cert_file=_path(o.client_certificate), client_cert_data=None)
+    if o.client_key:
+        changes.update(client_key_file=_path(o.client_key), client_key_data=None)
+    if o.impersonate:
+        changes["impersonate_user"] = o.impersonate
+    if o.impersonate_groups:
+        changes["impersonate_groups"] = o.impersonate_groups
+    if o.impersonate_uid:
+        changes["impersonate_uid"] = o.impersonate_uid
+    config = replace(config, **changes)
+    if o.server:
+        tls = bool(
+            config.ca_file
+            or config.ca_data
+            or config.insecure
+            or config.client_cert_file
+            or config.client_cert_data
+        )
+        url, userinfo = kubeconfig_files.parse_server(
+            o.server, tls=tls, fail=lambda problem: UsageError(f"--server: {problem}.")
+        )
+        config = replace(config, server=url, server_userinfo=userinfo)
     return config
+
+
+def _path(value: str | None) -> str | None:
+    return os.path.expanduser(value) if value else None
+
+
+def _bare_config(options: ClusterOptions) -> RestConfig:
+    """What ``-s URL`` stands on without a kubeconfig (kubectl -s URL --token T needs none)."""
+    return RestConfig(server="", namespace=options.namespace or "default", source="--server")
 
 
 class KubeClient:
     """Read-only access to the objects kubectl-userns needs (thread-safe)."""
 
-    def __init__(self, config: RestConfig, timeout: float | None = None) -> None:
+    def __init__(
+        self, config: RestConfig, timeout: float | None = None, *, verbosity: int = 0
+    ) -> None:
         self.config = config
+        self.verbosity = verbosity  # -v: 6 and more log each request on stderr, as kubectl
         self.namespace = config.namespace
         self.server = config.server_display
         self._timeout = timeout if timeout else None
@@ -67,9 +121,26 @@ class KubeClient:
 
     @classmethod
     def from_options(cls, options: ClusterOptions) -> KubeClient:
-        """Load the kubeconfig (or the in-cluster config) the way kubectl does."""
-        config = kubeconfig_files.load(options.kubeconfig, options.context, options.namespace)
-        return cls(apply_overrides(config, options), options.request_timeout)
+        """Load the kubeconfig (or the in-cluster config) the way kubectl does, then apply
+        kubectl's global flags over it."""
+        try:
+            config = kubeconfig_files.load(
+                options.kubeconfig,
+                options.context,
+                options.namespace,
+                cluster=options.cluster,
+                user=options.user,
+            )
+        except KubeconfigError:
+            # kubectl -s URL needs no kubeconfig: none at all, or one without a current context
+            if not options.server or options.kubeconfig or options.context:
+                raise
+            config = _bare_config(options)
+        return cls(
+            apply_overrides(config, options),
+            options.request_timeout,
+            verbosity=options.verbosity,
+        )
 
     # --- credentials -------------------------------------------------------------------------
 
@@ -165,8 +236,9 @@ class KubeClient:
             headers.append(("Content-Type", "application/json"))
             data = json.dumps(body).encode()
         transport = self._transport
+        started = time.monotonic()
         try:
-            return transport.send(method, target, headers, data, deadline, self._unreachable)
+            answer = transport.send(method, target, headers, data, deadline, self._unreachable)
         except TLSVerifyError as exc:
             raise APIUnreachableError(
                 f"the TLS certificate of the Kubernetes API at {self.server} did not verify for "
@@ -174,6 +246,11 @@ class KubeClient:
                 f"({_printable(exc.detail)}); fix the cluster's certificate-authority, "
                 "certificate-authority-data or tls-server-name in the kubeconfig."
             ) from None
+        if self.verbosity >= 6:  # as kubectl -v=6 logs its round trips (no headers, no body)
+            took = round((time.monotonic() - started) * 1000)
+            url = _printable(f"{self.server}{target}", 2000)
+            print(f"{method} {url} {answer[0]} in {took} milliseconds", file=sys.stderr)
+        return answer
 
     def _unreachable(self, reason: str) -> APIUnreachableError:
         return APIUnreachableError(

@@ -169,15 +169,23 @@ def _check_entry(f: _File, key: str, body: yaml.Node, name: str) -> None:
             f.string(ctx.get(field_name), f'context "{_printable(name)}" {field_name}')
 
 
-def context_names(explicit: str | None) -> list[str]:
-    """The merged kubeconfig's context names (for completion)."""
-    return sorted(load_merged(explicit).contexts)
+def entry_names(explicit: str | None, kind: str) -> list[str]:
+    """The merged kubeconfig's ``contexts``, ``clusters`` or ``users`` by name (completion)."""
+    merged = load_merged(explicit)
+    entries = {"contexts": merged.contexts, "clusters": merged.clusters, "users": merged.users}
+    return sorted(entries[kind])
 
 
 def load(
-    explicit: str | None, context: str | None = None, namespace: str | None = None
+    explicit: str | None,
+    context: str | None = None,
+    namespace: str | None = None,
+    *,
+    cluster: str | None = None,
+    user: str | None = None,
 ) -> RestConfig:
-    """The RestConfig of ``context`` (else the current context), or the in-cluster one."""
+    """The RestConfig of ``context`` (else the current context), or the in-cluster one;
+    ``cluster`` and ``user`` (kubectl's --cluster, --user) replace the context's."""
     merged = load_merged(explicit)
     where = ", ".join(merged.files) or kubeconfig_path(explicit)
     if context is not None and context not in merged.contexts:
@@ -205,6 +213,18 @@ def load(
     ctx = cfile.mapping(cnode, f'context "{chosen}"')
     cluster_name = cfile.string(ctx.get("cluster"), f'context "{chosen}" cluster') or ""
     user_name = cfile.string(ctx.get("user"), f'context "{chosen}" user') or ""
+    # client-go's getClusterName/getAuthInfoName: the overrides' names win over the context's
+    for kind, flag, entries in (
+        ("cluster", cluster, merged.clusters),
+        ("user", user, merged.users),
+    ):
+        if flag is not None and flag not in entries:
+            raise KubeconfigError(
+                f'{kind} "{_printable(flag)}" is not in the kubeconfig; pick one of its {kind}s '
+                f"with --{kind}."
+            )
+    cluster_name = cluster or cluster_name
+    user_name = user or user_name
     ns = namespace or cfile.string(ctx.get("namespace"), f'context "{chosen}" namespace')
     if cluster_name not in merged.clusters:
         raise cfile.fail(

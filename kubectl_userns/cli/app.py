@@ -7,9 +7,10 @@ talks to a cluster or a node).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from kubectl_userns import __version__
 from kubectl_userns.cli.boundary import report_errors
@@ -23,11 +24,89 @@ from kubectl_userns.cli.commands import (
     version,
 )
 from kubectl_userns.cli.commands.sandbox import sandbox_app
+from kubectl_userns.cli.flags import PANELS
 
 PROG = "kubectl userns"
 
+
+def _split_equals(command: Any, args: list[str]) -> list[str]:
+    """kubectl's ``-n=default`` and ``-o=json``: a short option's value after ``=`` (pflag
+    reads it so; click would take ``=default`` as the value)."""
+    takes_value = {
+        opt
+        for param in command.params
+        if not getattr(param, "is_flag", False) and getattr(param, "opts", None)
+        for opt in param.opts
+        if len(opt) == 2
+    }
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return out + args[i:]
+        if len(arg) > 3 and arg[2] == "=" and arg[:2] in takes_value:
+            out += [arg[:2], arg[3:]]
+        else:
+            out.append(arg)
+    return out
+
+
+class KubectlCommand(TyperCommand):
+    """A command that reads flags as kubectl does and shows them grouped, kubectl's last."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return list(super().parse_args(ctx, _split_equals(self, args)))
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        groups: dict[str, list[tuple[str, str]]] = {}
+        arguments = []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                arguments.append(record)
+            else:
+                panel = getattr(param, "rich_help_panel", None) or "Flags"
+                groups.setdefault(panel if panel in PANELS else "Flags", []).append(record)
+        if arguments:
+            with formatter.section("Arguments"):
+                formatter.write_dl(arguments)
+        for panel in ("Flags", *PANELS):
+            if groups.get(panel):
+                with formatter.section(panel):
+                    formatter.write_dl(groups[panel])
+
+
+class KubectlGroup(TyperGroup):
+    """The root: kubectl's API flags are also taken before the command, as kubectl takes its
+    global flags anywhere (``kubectl userns --context x inspect testpod``)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return list(super().parse_args(ctx, self._global_flags_after_command(args)))
+
+    def _global_flags_after_command(self, args: list[str]) -> list[str]:
+        if not _GLOBAL_FLAGS:
+            _GLOBAL_FLAGS.update(_global_flag_kinds())
+        moved: list[str] = []
+        i = 0
+        while i < len(args) and args[i].startswith("-") and args[i] not in ("-", "--"):
+            name, eq, _ = args[i].partition("=")
+            if len(name) > 2 and name[1] != "-":  # -n=x, -ojson: the short name and the rest
+                name, eq = name[:2], "="
+            kind = _GLOBAL_FLAGS.get(name)
+            if kind is None:
+                return args  # --help, --version, or a mistake: left to the group
+            step = 2 if kind == "value" and not eq else 1
+            moved += args[i : i + step]
+            i += step
+        if not moved or i >= len(args):
+            return args
+        return [args[i], *moved, *args[i + 1 :]]
+
+
 app = typer.Typer(
     name=PROG,
+    cls=KubectlGroup,
     help="Is this pod really isolated, and is this node really ready? Checks Kubernetes user "
     "namespaces (hostUsers: false) where they take effect: on the node.",
     epilog="Run 'kubectl userns COMMAND --help' for a command's flags and examples.",
@@ -75,10 +154,28 @@ for _name, _module, _function in (
     ("version", version, version.version),
 ):
     # "\b" keeps click from re-wrapping the example lines into one paragraph
-    app.command(_name, help=_module.HELP, epilog="\b\n" + _module.EPILOG)(report_errors(_function))
+    app.command(_name, cls=KubectlCommand, help=_module.HELP, epilog="\b\n" + _module.EPILOG)(
+        report_errors(_function)
+    )
 
 
 app.add_typer(sandbox_app, name="sandbox")
+
+
+def _global_flag_kinds() -> dict[str, str]:
+    """kubectl's API flags (-n among them) by name: ``value`` or ``flag`` (takes no value)."""
+    from kubectl_userns.cli.flags import API_NAMES
+
+    command = typer.main.get_command(app).commands["inspect"]  # type: ignore[attr-defined]
+    kinds = {}
+    for param in command.params:
+        if param.name in API_NAMES:
+            for opt in param.opts:
+                kinds[opt] = "flag" if param.is_flag else "value"
+    return kinds
+
+
+_GLOBAL_FLAGS: dict[str, str] = {}
 
 
 def main() -> None:

@@ -30,7 +30,19 @@ _VALUES = {
     "probe_namespace": "namespaces",
     "nodes": "nodes",
     "context": "contexts",
+    "cluster": "clusters",
+    "user": "users",
+    "container": "containers",
 }
+# Option values that are file names: the shell completes them (directive 0)
+_FILES = {
+    "kubeconfig",
+    "filename",
+    "certificate_authority",
+    "client_certificate",
+    "client_key",
+}
+DEADLINE = 2.0  # seconds for a cluster's answer before TAB gives up, quietly
 
 
 def _command_tree() -> Any:
@@ -59,9 +71,9 @@ def _takes_value(param: Any) -> bool:
     return param is not None and not getattr(param, "is_flag", False) and param.nargs == 1
 
 
-def _given(command: Any, words: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+def _given(command: Any, words: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
     """The option values (by parameter name) and the positional words already typed."""
-    values: dict[str, str] = {}
+    values: dict[str, Any] = {}
     positional: list[str] = []
     i = 0
     while i < len(words):
@@ -75,33 +87,66 @@ def _given(command: Any, words: Sequence[str]) -> tuple[dict[str, str], list[str
                 elif i + 1 < len(words):
                     values[param.name] = words[i + 1]
                     i += 1
+            elif param is not None and getattr(param, "is_flag", False):
+                values[param.name] = True
         else:
             positional.append(word)
         i += 1
     return values, positional
 
 
-def _cluster_names(kind: str, given: dict[str, str]) -> list[str]:
-    """Names of ``kind`` from the cluster (or kubeconfig) the typed flags choose; [] on error."""
+def _cluster_names(kind: str, given: dict[str, Any], pods: Sequence[str] = ()) -> list[str]:
+    """Names of ``kind`` from the cluster (or kubeconfig) the typed flags choose; [] on error
+    and when the API does not answer within DEADLINE (TAB must not hang the shell). The
+    deadline covers the requests only: imports and the kubeconfig are read before it."""
+    import contextlib
+    import threading
+
+    if kind in ("contexts", "clusters", "users"):
+        try:
+            return _kubeconfig_names(kind, given)
+        except Exception:  # completion stays quiet: no candidates rather than an error
+            return []
     try:
         from kubectl_userns.access.api import KubeClient
-        from kubectl_userns.access.kubeconfig import context_names
-        from kubectl_userns.options import ClusterOptions
+        from kubectl_userns.cli.flagsets import cluster_options
 
-        if kind == "contexts":
-            return context_names(given.get("kubeconfig"))
-
-        client = KubeClient.from_options(
-            ClusterOptions(given.get("kubeconfig"), given.get("context"), None, 5.0)
-        )
-        if kind == "pods":
-            items = client.list_pods(given.get("namespace") or client.namespace)
-        elif kind == "nodes":
-            items = client.list_nodes()
-        else:
-            items = client.list_namespaces()
-    except Exception:  # completion stays quiet: no candidates rather than an error in the shell
+        values = {**given, "request_timeout": f"{DEADLINE:g}s"}
+        client = KubeClient.from_options(cluster_options(values))
+    except Exception:
         return []
+    found: list[list[str]] = []
+
+    def look_up() -> None:
+        with contextlib.suppress(Exception):
+            found.append(_look_up(client, kind, pods))
+
+    worker = threading.Thread(target=look_up, daemon=True)
+    worker.start()
+    worker.join(DEADLINE)
+    return found[0] if found else []
+
+
+def _kubeconfig_names(kind: str, given: dict[str, Any]) -> list[str]:
+    from kubectl_userns.access.kubeconfig import entry_names
+
+    return entry_names(given.get("kubeconfig"), kind)
+
+
+def _look_up(client: Any, kind: str, pods: Sequence[str]) -> list[str]:
+    if kind == "containers":
+        if not pods:
+            return []
+        name = pods[0].partition("/")[2] or pods[0]
+        spec = client.get_pod(name).get("spec") or {}
+        containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+        return [str(c.get("name", "")) for c in containers]
+    if kind == "pods":
+        items = client.list_pods(client.namespace)
+    elif kind == "nodes":
+        items = client.list_nodes()
+    else:
+        items = client.list_namespaces()
     return [str((item.get("metadata") or {}).get("name", "")) for item in items]
 
 
@@ -117,21 +162,23 @@ def _choices(param: Any) -> list[str]:
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return [str(member.value) for member in annotation]
     metavar = param.metavar or ""
-    if "|" in metavar and " " not in metavar:
+    if "|" in metavar and " " not in metavar and metavar.islower():  # not FILE|DIR|-
         return metavar.split("|")
     return []
 
 
-def _value_candidates(param: Any, given: dict[str, str]) -> tuple[list[str], int]:
+def _value_candidates(
+    param: Any, given: dict[str, Any], positional: Sequence[str] = ()
+) -> tuple[list[str], int]:
     import pathlib
 
     choices = _choices(param)
     if choices:
         return choices, NO_FILE
     if param.name in _VALUES:
-        return _cluster_names(_VALUES[param.name], given), NO_FILE
+        return _cluster_names(_VALUES[param.name], given, positional), NO_FILE
     annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
-    if annotation is pathlib.Path or param.name in ("kubeconfig", "files"):
+    if annotation is pathlib.Path or param.name in _FILES:
         return [], FILES
     return [], NO_FILE
 
@@ -178,18 +225,23 @@ def complete(words: Sequence[str]) -> tuple[list[str], int]:
     given, positional = _given(command, before)
     # the value of an option: "-n <TAB>" or "--output=<TAB>"
     if before and word.partition("=")[1] == "" and _takes_value(_option_for(command, before[-1])):
-        candidates, directive = _value_candidates(_option_for(command, before[-1]), given)
+        param = _option_for(command, before[-1])
+        candidates, directive = _value_candidates(param, given, positional)
         return _no_space([c for c in candidates if c.startswith(word)], directive)
     if word.startswith("--") and "=" in word:
         name, _, partial = word.partition("=")
         param = _option_for(command, name)
         if _takes_value(param):
-            candidates, directive = _value_candidates(param, given)
+            candidates, directive = _value_candidates(param, given, positional)
             found = [f"{name}={c}" for c in candidates if c.startswith(partial)]
             return _no_space(found, directive)
     if word.startswith("-"):
         return _flags(command, word), NO_FILE
     kind = _POSITIONAL.get(path[-1] if path else "")
+    if kind == "pods" and "selector" not in given:  # inspect takes several pods
+        typed = {p.partition("/")[2] or p for p in positional}
+        names = [n for n in _cluster_names(kind, given) if n not in typed]
+        return [n for n in names if n.startswith(word)], NO_FILE
     if kind is not None and not positional:
         return [n for n in _cluster_names(kind, given) if n.startswith(word)], NO_FILE
     if path and path[-1] == "convert":

@@ -1,10 +1,15 @@
-"""The commands' shared flags (Typer annotations), grouped in help panels as kubectl groups
-its own; each command parses them into the frozen values of ``kubectl_userns.options``."""
+"""Every shared flag, declared once: its names, type, default, help and help group.
+
+The commands take them in sets (:mod:`kubectl_userns.cli.flagsets`), which also parse them into
+the frozen values of :mod:`kubectl_userns.options`. The help groups follow kubectl's layout: a
+command's own flags first, kubectl's global API flags last.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,259 +21,316 @@ from kubectl_userns.options import (
     SSHClientKind,
 )
 
-KUBE_PANEL = "Cluster flags (as in kubectl)"
-NODE_PANEL = "Node access flags"
 OUTPUT_PANEL = "Output flags"
+NODE_PANEL = "Node access flags"
+SSH_PANEL = "SSH flags (--via ssh, the default)"
+POD_PANEL = "Probe pod flags (--via pod)"
+KUBE_PANEL = "Kubernetes API flags (as in kubectl)"
+# the order of the help's sections after the command's own flags: kubectl's last
+PANELS = (OUTPUT_PANEL, NODE_PANEL, SSH_PANEL, POD_PANEL, KUBE_PANEL)
 
-# --- kubectl's cluster flags -----------------------------------------------------------------
+DURATION_HELP = " A duration as kubectl takes it (30, 5s, 2m, 1h30m); 0 for none."
 
-KubeconfigFlag = Annotated[
-    str | None,
-    typer.Option(
-        "--kubeconfig",
-        metavar="PATH",
-        help="Path to the kubeconfig file (default: $KUBECONFIG, several paths joined with ':', "
-        "else ~/.kube/config).",
-        rich_help_panel=KUBE_PANEL,
-        show_default=False,
-    ),
-]
-ContextFlag = Annotated[
-    str | None,
-    typer.Option(
-        "--context",
-        metavar="NAME",
-        help="The kubeconfig context to use.",
-        rich_help_panel=KUBE_PANEL,
-        show_default=False,
-    ),
-]
-NamespaceFlag = Annotated[
-    str | None,
-    typer.Option(
-        "--namespace",
-        "-n",
-        metavar="NAMESPACE",
-        help="Namespace of the pod (default: the context's namespace, else 'default').",
-        rich_help_panel=KUBE_PANEL,
-        show_default=False,
-    ),
-]
-RequestTimeoutFlag = Annotated[
-    float,
-    typer.Option(
-        "--request-timeout",
-        metavar="SECONDS",
-        help="Seconds to wait for one Kubernetes API request before giving up.",
-        rich_help_panel=KUBE_PANEL,
-        min=0.1,
-    ),
-]
+
+@dataclass(frozen=True)
+class Flag:
+    """One flag: the command's parameter ``name``, its Typer annotation and its default."""
+
+    name: str
+    annotation: Any
+    default: Any
+
+
+def flag(
+    name: str,
+    kind: Any,
+    default: Any,
+    *names: str,
+    panel: str,
+    help: str,
+    metavar: str | None = None,
+    show_default: bool = False,
+    **extra: Any,
+) -> Flag:
+    option = typer.Option(
+        *names,
+        help=help,
+        metavar=metavar,
+        rich_help_panel=panel,
+        show_default=show_default,
+        **extra,
+    )
+    return Flag(name, Annotated[kind, option], default)
+
 
 # --- output ------------------------------------------------------------------------------------
 
-OutputFlag = Annotated[
+OUTPUT = flag(
+    "output",
     str,
-    typer.Option(
-        "--output",
-        "-o",
-        metavar="FORMAT",
-        help="Output format: table, wide (more columns), json, yaml, name, jsonpath=TEMPLATE, "
-        "custom-columns=SPEC, jsonpath-file=PATH or custom-columns-file=PATH (kubectl's "
-        "template formats, over the objects -o json prints).",
-        rich_help_panel=OUTPUT_PANEL,
-    ),
-]
-NoHeadersFlag = Annotated[
+    "table",
+    "--output",
+    "-o",
+    metavar="FORMAT",
+    panel=OUTPUT_PANEL,
+    show_default=True,
+    help="Output format: table, wide (more columns), json, yaml, name, jsonpath=TEMPLATE, "
+    "custom-columns=SPEC, jsonpath-file=PATH or custom-columns-file=PATH (kubectl's "
+    "template formats, over the objects -o json prints).",
+)
+NO_HEADERS = flag(
+    "no_headers",
     bool,
-    typer.Option(
-        "--no-headers",
-        help="Print only the rows of the main table, one record a line (the summary goes to "
-        "stderr); also for -o custom-columns.",
-        rich_help_panel=OUTPUT_PANEL,
-    ),
-]
-ColorFlag = Annotated[
+    False,
+    "--no-headers",
+    panel=OUTPUT_PANEL,
+    help="Print only the rows of the main table, one record a line (the summary goes to "
+    "stderr); also for -o custom-columns.",
+)
+COLOR = flag(
+    "color",
     str,
-    typer.Option(
-        "--color",
-        metavar="auto|always|never",
-        help="Colour PASS, FAIL and WARN: auto = on a terminal unless NO_COLOR is set.",
-        rich_help_panel=OUTPUT_PANEL,
-    ),
-]
+    "auto",
+    "--color",
+    metavar="auto|always|never",
+    panel=OUTPUT_PANEL,
+    show_default=True,
+    help="Colour PASS, FAIL and WARN: auto = on a terminal unless NO_COLOR is set.",
+)
 
-# --- node access -------------------------------------------------------------------------------
+# --- node access: how, and where the kubelet keeps its state ------------------------------------
 
-LocalFlag = Annotated[
+LOCAL = flag(
+    "local",
     bool,
-    typer.Option(
-        "--local",
-        help="Run the probe on this machine instead of over SSH (when the plugin runs on the "
-        "node itself).",
-        rich_help_panel=NODE_PANEL,
-    ),
-]
-SshUserFlag = Annotated[
+    False,
+    "--local",
+    panel=NODE_PANEL,
+    help="Run the probe on this machine instead of over SSH (when the plugin runs on the "
+    "node itself).",
+)
+VIA = flag(
+    "via",
+    str,
+    "ssh",
+    "--via",
+    metavar="ssh|pod",
+    panel=NODE_PANEL,
+    show_default=True,
+    help="How to reach nodes: ssh (default) or pod (a short-lived probe pod on the node, "
+    "through the Kubernetes API; for clusters without SSH to the nodes).",
+)
+KUBELET_ROOT = flag(
+    "kubelet_root",
+    str,
+    "/var/lib/kubelet",
+    "--kubelet-root",
+    metavar="DIR",
+    panel=NODE_PANEL,
+    show_default=True,
+    help="The kubelet's root directory on the node.",
+)
+NODE_KUBELET_ROOT = flag(
+    "kubelet_root",
     str | None,
-    typer.Option(
-        "--ssh-user",
-        metavar="USER",
-        help="SSH user (default: from the SSH config, else the current user). A user other "
-        "than root needs passwordless 'sudo -n'.",
-        rich_help_panel=NODE_PANEL,
-        show_default=False,
-    ),
-]
-SshKeyFlag = Annotated[
+    None,
+    "--kubelet-root",
+    metavar="DIR",
+    panel=NODE_PANEL,
+    help="The kubelet's root directory on the node (default: the --root-dir of the kubelet "
+    "running there, else /var/lib/kubelet).",
+)
+
+# --- SSH ---------------------------------------------------------------------------------------
+
+SSH_USER = flag(
+    "ssh_user",
+    str | None,
+    None,
+    "--ssh-user",
+    metavar="USER",
+    panel=SSH_PANEL,
+    help="SSH user (default: from the SSH config, else the current user). A user other "
+    "than root needs passwordless 'sudo -n'.",
+)
+SSH_KEY = flag(
+    "ssh_key",
     Path | None,
-    typer.Option(
-        "--ssh-key",
-        metavar="PATH",
-        help="Private key file for SSH (default: ssh-agent, the SSH config, ~/.ssh/id_*).",
-        rich_help_panel=NODE_PANEL,
-        show_default=False,
-    ),
-]
-SshPortFlag = Annotated[
+    None,
+    "--ssh-key",
+    metavar="PATH",
+    panel=SSH_PANEL,
+    help="Private key file for SSH (default: ssh-agent, the SSH config, ~/.ssh/id_*).",
+)
+SSH_PORT = flag(
+    "ssh_port",
     int | None,
-    typer.Option(
-        "--ssh-port",
-        metavar="PORT",
-        help="SSH port (default: from the SSH config, else 22).",
-        rich_help_panel=NODE_PANEL,
-        show_default=False,
-        min=1,
-        max=65535,
-    ),
-]
-SshHostFlag = Annotated[
+    None,
+    "--ssh-port",
+    metavar="PORT",
+    panel=SSH_PANEL,
+    help="SSH port (default: from the SSH config, else 22).",
+    min=1,
+    max=65535,
+)
+SSH_HOST = flag(
+    "ssh_host",
     str | None,
-    typer.Option(
-        "--ssh-host",
-        metavar="HOST",
-        help="Connect to this host or address instead of the node's address from the API.",
-        rich_help_panel=NODE_PANEL,
-        show_default=False,
-    ),
-]
-SshAddressTypeFlag = Annotated[
+    None,
+    "--ssh-host",
+    metavar="HOST",
+    panel=SSH_PANEL,
+    help="Connect to this host or address instead of the node's address from the API.",
+)
+SSH_ADDRESS_TYPE = flag(
+    "ssh_address_type",
     AddressType,
-    typer.Option(
-        "--ssh-address-type",
-        metavar="TYPE",
-        help="Which node address to connect to.",
-        rich_help_panel=NODE_PANEL,
-    ),
-]
-SshConfigFlag = Annotated[
+    AddressType.InternalIP,
+    "--ssh-address-type",
+    metavar="TYPE",
+    panel=SSH_PANEL,
+    show_default=True,
+    help="Which node address to connect to.",
+)
+SSH_CONFIG = flag(
+    "ssh_config",
     Path | None,
-    typer.Option(
-        "--ssh-config",
-        metavar="PATH",
-        help=f"OpenSSH client config file (default: ${SSH_CONFIG_ENV}, else ~/.ssh/config).",
-        rich_help_panel=NODE_PANEL,
-        show_default=False,
-    ),
-]
-SshAcceptNewFlag = Annotated[
+    None,
+    "--ssh-config",
+    metavar="PATH",
+    panel=SSH_PANEL,
+    help=f"OpenSSH client config file (default: ${SSH_CONFIG_ENV}, else ~/.ssh/config).",
+)
+SSH_ACCEPT_NEW = flag(
+    "ssh_accept_new",
     bool,
-    typer.Option(
-        "--ssh-accept-new",
-        help="Trust a node's host key on first contact and record it in known_hosts "
-        "(default: unknown host keys are refused).",
-        rich_help_panel=NODE_PANEL,
-    ),
-]
-SshTimeoutFlag = Annotated[
-    float | None,
-    typer.Option(
-        "--ssh-timeout",
-        metavar="SECONDS",
-        help="Seconds to wait for the SSH connection (default: ConnectTimeout from the SSH "
-        "config, else 10).",
-        show_default=False,
-        rich_help_panel=NODE_PANEL,
-        min=0.1,
-    ),
-]
-SshClientFlag = Annotated[
+    False,
+    "--ssh-accept-new",
+    panel=SSH_PANEL,
+    help="Trust a node's host key on first contact and record it in known_hosts "
+    "(default: unknown host keys are refused).",
+)
+SSH_TIMEOUT = flag(
+    "ssh_timeout",
+    str | None,
+    None,
+    "--ssh-timeout",
+    metavar="DURATION",
+    panel=SSH_PANEL,
+    help="How long to wait for the SSH connection (default: ConnectTimeout from the SSH "
+    "config, else 10s)." + DURATION_HELP,
+)
+SSH_CLIENT = flag(
+    "ssh_client",
     SSHClientKind | None,
-    typer.Option(
-        "--ssh-client",
-        metavar="paramiko|openssh",
-        help=f"SSH client that runs the probe: paramiko (built in) or openssh (the system's "
-        "ssh: ControlMaster/ControlPersist, FIDO keys, certificates, GSSAPI, Match exec) "
-        f"(default: ${SSH_CLIENT_ENV}, else paramiko).",
-        rich_help_panel=NODE_PANEL,
-        show_default=False,
-        case_sensitive=False,
-    ),
-]
-KubeletRootFlag = Annotated[
-    str,
-    typer.Option(
-        "--kubelet-root",
-        metavar="DIR",
-        help="The kubelet's root directory on the node.",
-        rich_help_panel=NODE_PANEL,
-    ),
-]
-NodeKubeletRootFlag = Annotated[
-    str | None,
-    typer.Option(
-        "--kubelet-root",
-        metavar="DIR",
-        help="The kubelet's root directory on the node (default: the --root-dir of the kubelet "
-        "running there, else /var/lib/kubelet).",
-        rich_help_panel=NODE_PANEL,
-        show_default=False,
-    ),
-]
+    None,
+    "--ssh-client",
+    metavar="paramiko|openssh",
+    panel=SSH_PANEL,
+    help="SSH client that runs the probe: paramiko (built in) or openssh (the system's "
+    "ssh: ControlMaster/ControlPersist, FIDO keys, certificates, GSSAPI, Match exec) "
+    f"(default: ${SSH_CLIENT_ENV}, else paramiko).",
+    case_sensitive=False,
+)
 
+# --- probe pods --------------------------------------------------------------------------------
 
-ViaFlag = Annotated[
-    str,
-    typer.Option(
-        "--via",
-        metavar="ssh|pod",
-        help="How to reach nodes: ssh (default) or pod (a short-lived probe pod on the node, "
-        "through the Kubernetes API; for clusters without SSH to the nodes).",
-        rich_help_panel=NODE_PANEL,
-    ),
-]
-ImageFlag = Annotated[
+IMAGE = flag(
+    "image",
     str | None,
-    typer.Option(
-        "--image",
-        metavar="IMAGE",
-        help=f"Image of the probe pod with --via pod; needs a POSIX sh, ls, head, readlink, sed, "
-        f"tr, cat, chroot and nsenter (default {DEFAULT_IMAGE}; point it at a mirror for "
-        "air-gapped registries).",
-        rich_help_panel=NODE_PANEL,
-        show_default=False,
-    ),
-]
-ProbeTimeoutFlag = Annotated[
-    float,
-    typer.Option(
-        "--probe-timeout",
-        metavar="SECONDS",
-        help="Deadline in seconds for one node's whole probe, once connected (--via pod: from "
-        "creating the probe pod to reading its log, image pull included). When it passes the "
-        "probe is ended on the node and that node's pods are reported as unknown (exit 3).",
-        rich_help_panel=NODE_PANEL,
-        min=1.0,
-    ),
-]
-ProbeNamespaceFlag = Annotated[
+    None,
+    "--image",
+    metavar="IMAGE",
+    panel=POD_PANEL,
+    help=f"Image of the probe pod with --via pod; needs a POSIX sh, ls, head, readlink, sed, "
+    f"tr, cat, chroot and nsenter (default {DEFAULT_IMAGE}; point it at a mirror for "
+    "air-gapped registries).",
+)
+PROBE_NAMESPACE = flag(
+    "probe_namespace",
     str | None,
-    typer.Option(
-        "--probe-namespace",
-        metavar="NAMESPACE",
-        help=f"Namespace for probe pods with --via pod (default {DEFAULT_NAMESPACE}); it must "
-        "allow hostPID and hostPath pods.",
-        rich_help_panel=NODE_PANEL,
-        show_default=False,
+    None,
+    "--probe-namespace",
+    metavar="NAMESPACE",
+    panel=POD_PANEL,
+    help=f"Namespace for probe pods with --via pod (default {DEFAULT_NAMESPACE}); it must "
+    "allow hostPID and hostPath pods.",
+)
+PROBE_TIMEOUT = flag(
+    "probe_timeout",
+    str | None,
+    None,
+    "--probe-timeout",
+    metavar="DURATION",
+    panel=NODE_PANEL,
+    help="Deadline for one node's whole probe, once connected (--via pod: from creating the "
+    "probe pod to reading its log, image pull included; default 2m). When it passes the probe "
+    "is ended on the node and that node's pods are reported as unknown (exit 3)." + DURATION_HELP,
+)
+
+# --- kubectl's global API flags (its genericclioptions), in kubectl's help order ---------------
+
+NAMESPACE = flag(
+    "namespace",
+    str | None,
+    None,
+    "--namespace",
+    "-n",
+    metavar="NAMESPACE",
+    panel=KUBE_PANEL,
+    help="Namespace of the pods (default: the context's namespace, else 'default').",
+)
+_API = [
+    ("kubeconfig", str | None, ("--kubeconfig",), "PATH", "Path to the kubeconfig file "
+     "(default: $KUBECONFIG, several paths joined with ':', else ~/.kube/config)."),
+    ("context", str | None, ("--context",), "NAME", "The kubeconfig context to use."),
+    ("cluster", str | None, ("--cluster",), "NAME", "The kubeconfig cluster to use (not the "
+     "context's)."),
+    ("user", str | None, ("--user",), "NAME", "The kubeconfig user to use (not the context's)."),
+    ("server", str | None, ("--server", "-s"), "URL", "The address and port of the Kubernetes "
+     "API server."),
+    ("token", str | None, ("--token",), "TOKEN", "Bearer token for authentication to the API."),
+    ("impersonate", str | None, ("--as",), "USER", "Username to impersonate for the operation "
+     "(user or service account); also for the probe pods of --via pod."),
+    ("impersonate_groups", list[str] | None, ("--as-group",), "GROUP", "Group to impersonate "
+     "for the operation (repeat for several)."),
+    ("impersonate_uid", str | None, ("--as-uid",), "UID", "UID to impersonate for the "
+     "operation."),
+    ("certificate_authority", str | None, ("--certificate-authority",), "PATH", "Path to a "
+     "cert file for the certificate authority."),
+    ("client_certificate", str | None, ("--client-certificate",), "PATH", "Path to a client "
+     "certificate file."),
+    ("client_key", str | None, ("--client-key",), "PATH", "Path to a client key file."),
+    ("insecure_skip_tls_verify", bool, ("--insecure-skip-tls-verify",), None, "Do not check "
+     "the server's certificate (insecure)."),
+    ("tls_server_name", str | None, ("--tls-server-name",), "NAME", "Server name for the "
+     "server's certificate check and SNI (default: the server's host name)."),
+    ("request_timeout", str, ("--request-timeout",), "DURATION", "How long to wait for one API "
+     "request (default 30s)." + DURATION_HELP),
+]  # fmt: skip
+API = (
+    *(
+        flag(
+            name,
+            kind,
+            False if kind is bool else "30s" if name == "request_timeout" else None,
+            *names,
+            metavar=metavar,
+            panel=KUBE_PANEL,
+            help=text,
+        )
+        for name, kind, names, metavar, text in _API
     ),
-]
+    flag(
+        "verbosity",
+        int,
+        0,
+        "--v",
+        "-v",
+        metavar="LEVEL",
+        panel=KUBE_PANEL,
+        help="Log level: 6 or more logs every API request (method, URL, status, time) on stderr.",
+        min=0,
+    ),
+)
+API_NAMES = frozenset(f.name for f in API) | {NAMESPACE.name}

@@ -9,46 +9,21 @@ from typing import Annotated, Any
 import typer
 
 from kubectl_userns.access.via_pod import PodAccessOptions
-from kubectl_userns.cli.flags import (
-    ColorFlag,
-    ContextFlag,
-    ImageFlag,
-    KubeconfigFlag,
-    KubeletRootFlag,
-    LocalFlag,
-    NamespaceFlag,
-    NoHeadersFlag,
-    OutputFlag,
-    ProbeNamespaceFlag,
-    ProbeTimeoutFlag,
-    RequestTimeoutFlag,
-    SshAcceptNewFlag,
-    SshAddressTypeFlag,
-    SshClientFlag,
-    SshConfigFlag,
-    SshHostFlag,
-    SshKeyFlag,
-    SshPortFlag,
-    SshTimeoutFlag,
-    SshUserFlag,
-    ViaFlag,
-)
+from kubectl_userns.cli.flagsets import API_FLAGS, OUTPUT_FLAGS, NodeFlags, node_flags, with_flags
 from kubectl_userns.cli.render import (
     Printed,
     TextView,
     emit,
-    output_options,
     print_report,
     render_table,
 )
-from kubectl_userns.errors import UsageError, UsernsError
+from kubectl_userns.errors import UsernsError
 from kubectl_userns.options import (
     AddressType,
     ClusterOptions,
     NodeAccessOptions,
     OutputFormat,
     OutputOptions,
-    ssh_flags_given,
 )
 
 HELP = """Audit the user-namespace isolation of every running pod, node by node.
@@ -74,11 +49,26 @@ EPILOG = """Examples:
 ProgressFn = Callable[[int, int], None]
 
 
+@with_flags(
+    OUTPUT_FLAGS,
+    node_flags(
+        refuse={
+            "local": "--local cannot be used with audit: --local reads only this machine, and "
+            "an audit probes every node; drop --local (SSH is the default).",
+            "ssh_host": "--ssh-host cannot be used with audit: it names one host, and an audit "
+            "reaches every node; give each node a Host entry in the SSH config instead.",
+        }
+    ),
+    API_FLAGS,
+)
 def audit(
     all_namespaces: Annotated[
         bool,
         typer.Option(
-            "--all-namespaces", "-A", help="Audit the pods of every namespace.", show_default=False
+            "--all-namespaces",
+            "-A",
+            help="Audit the pods of every namespace (-n is then ignored, as kubectl does).",
+            show_default=False,
         ),
     ] = False,
     selector: Annotated[
@@ -106,75 +96,12 @@ def audit(
             "--parallel", metavar="N", help="How many nodes to probe at the same time.", min=1
         ),
     ] = 16,
-    output: OutputFlag = "table",
-    no_headers: NoHeadersFlag = False,
-    color: ColorFlag = "auto",
-    namespace: NamespaceFlag = None,
-    kubeconfig: KubeconfigFlag = None,
-    context: ContextFlag = None,
-    request_timeout: RequestTimeoutFlag = 30.0,
-    local: LocalFlag = False,
-    ssh_user: SshUserFlag = None,
-    ssh_key: SshKeyFlag = None,
-    ssh_port: SshPortFlag = None,
-    ssh_host: SshHostFlag = None,
-    ssh_address_type: SshAddressTypeFlag = AddressType.InternalIP,
-    ssh_config: SshConfigFlag = None,
-    ssh_accept_new: SshAcceptNewFlag = False,
-    ssh_timeout: SshTimeoutFlag = None,
-    ssh_client: SshClientFlag = None,
-    kubelet_root: KubeletRootFlag = "/var/lib/kubelet",
-    via: ViaFlag = "ssh",
-    image: ImageFlag = None,
-    probe_namespace: ProbeNamespaceFlag = None,
-    probe_timeout: ProbeTimeoutFlag = 120.0,
+    *,
+    out: OutputOptions,
+    node: NodeFlags,
+    api: ClusterOptions,
 ) -> None:
-    out = output_options(output, no_headers, color)
-    if all_namespaces and namespace is not None:
-        raise UsageError(
-            f"-A/--all-namespaces cannot be used with -n {namespace}: choose one namespace or all."
-        )
-    pod_access = PodAccessOptions.from_flags(
-        via,
-        image,
-        probe_namespace,
-        local=local,
-        timeout=probe_timeout,
-        ssh_flags=ssh_flags_given(
-            ssh_user,
-            ssh_key,
-            ssh_port,
-            ssh_host,
-            ssh_config,
-            ssh_accept_new,
-            ssh_client.value if ssh_client else None,
-        ),
-    )
-    if local:
-        raise UsageError(
-            "--local cannot be used with audit: --local reads only this machine, and an audit "
-            "probes every node; drop --local (SSH is the default)."
-        )
-    if ssh_host is not None:
-        raise UsageError(
-            "--ssh-host cannot be used with audit: it names one host, and an audit reaches "
-            "every node; give each node a Host entry in the SSH config instead."
-        )
-    access = NodeAccessOptions.from_flags(
-        local=False,
-        ssh_user=ssh_user,
-        ssh_key=ssh_key,
-        ssh_port=ssh_port,
-        ssh_host=None,
-        ssh_address_type=ssh_address_type,
-        ssh_config=ssh_config,
-        ssh_accept_new=ssh_accept_new,
-        ssh_timeout=ssh_timeout,
-        kubelet_root=kubelet_root,
-        ssh_client=ssh_client,
-        probe_timeout=probe_timeout,
-    )
-    cluster = ClusterOptions(kubeconfig, context, namespace, request_timeout)
+    cluster, access, pod_access = api, node.access, node.pod_access
     progress = _terminal_progress if sys.stderr.isatty() else None
     result = run_audit(
         cluster,

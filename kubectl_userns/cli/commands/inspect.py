@@ -6,36 +6,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kubectl_userns.access.via_pod import PodAccessOptions
-from kubectl_userns.cli.flags import (
-    ColorFlag,
-    ContextFlag,
-    ImageFlag,
-    KubeconfigFlag,
-    KubeletRootFlag,
-    LocalFlag,
-    NamespaceFlag,
-    NoHeadersFlag,
-    OutputFlag,
-    ProbeNamespaceFlag,
-    ProbeTimeoutFlag,
-    RequestTimeoutFlag,
-    SshAcceptNewFlag,
-    SshAddressTypeFlag,
-    SshClientFlag,
-    SshConfigFlag,
-    SshHostFlag,
-    SshKeyFlag,
-    SshPortFlag,
-    SshTimeoutFlag,
-    SshUserFlag,
-    ViaFlag,
-)
+from kubectl_userns.cli.boundary import one_line
+from kubectl_userns.cli.flagsets import API_FLAGS, OUTPUT_FLAGS, NodeFlags, node_flags, with_flags
 from kubectl_userns.cli.render import (
     Printed,
     TextView,
+    as_list,
     emit,
-    output_options,
     print_report,
     render_table,
 )
@@ -46,6 +23,7 @@ from kubectl_userns.errors import (
     PodNotRunningError,
     ProbeError,
     UsageError,
+    UsernsError,
 )
 from kubectl_userns.options import (
     AddressType,
@@ -53,10 +31,10 @@ from kubectl_userns.options import (
     NodeAccessOptions,
     OutputFormat,
     OutputOptions,
-    ssh_flags_given,
 )
 
 if TYPE_CHECKING:
+    from kubectl_userns.access.via_pod import PodAccessOptions
     from kubectl_userns.checks.pod import PodFacts
 
 HELP = """Prove on the node that a pod is isolated by its user namespace.
@@ -65,10 +43,12 @@ Reads the pod from the API, reaches its node (SSH by default, one connection and
 read-only script), finds the pod's cgroup, and for every container process reads the host
 UID/GID, uid_map, gid_map and user namespace. Then checks what a user namespace promises:
 a private, non-root, non-overlapping ID range, shared by the pod's containers, matching what
-the kubelet allocated. Exit 0 when every check holds, 1 when one fails."""
+the kubelet allocated. Several pods (names, or -l) give one report each; the exit code is
+the worst of theirs. Exit 0 when every check holds, 1 when one fails."""
 
 EPILOG = """Examples:
   kubectl userns inspect testpod
+  kubectl userns inspect -l app=web -o custom-columns=POD:.pod.name,RESULT:.summary.result
   kubectl userns inspect web -n shop -c nginx -o wide
   kubectl userns inspect testpod -o json
   kubectl userns inspect testpod --ssh-user admin --ssh-key ~/.ssh/nodes
@@ -76,72 +56,89 @@ EPILOG = """Examples:
   kubectl userns inspect testpod --via pod # no SSH: a short-lived probe pod on the node"""
 
 
+@with_flags(OUTPUT_FLAGS, node_flags(), API_FLAGS)
 def inspect(
-    pod: Annotated[str, typer.Argument(metavar="POD", help="Name of the pod.", show_default=False)],
+    pods: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="POD...",
+            help="Names of the pods (or pod/NAME); or none with -l.",
+            show_default=False,
+        ),
+    ] = None,
+    selector: Annotated[
+        str | None,
+        typer.Option(
+            "--selector",
+            "-l",
+            metavar="SELECTOR",
+            help="Inspect the pods matching this label selector (e.g. app=web,tier!=db).",
+            show_default=False,
+        ),
+    ] = None,
     container: Annotated[
         str | None,
         typer.Option(
             "--container", "-c", metavar="NAME", help="Only this container.", show_default=False
         ),
     ] = None,
-    output: OutputFlag = "table",
-    no_headers: NoHeadersFlag = False,
-    color: ColorFlag = "auto",
-    namespace: NamespaceFlag = None,
-    kubeconfig: KubeconfigFlag = None,
-    context: ContextFlag = None,
-    request_timeout: RequestTimeoutFlag = 30.0,
-    local: LocalFlag = False,
-    ssh_user: SshUserFlag = None,
-    ssh_key: SshKeyFlag = None,
-    ssh_port: SshPortFlag = None,
-    ssh_host: SshHostFlag = None,
-    ssh_address_type: SshAddressTypeFlag = AddressType.InternalIP,
-    ssh_config: SshConfigFlag = None,
-    ssh_accept_new: SshAcceptNewFlag = False,
-    ssh_timeout: SshTimeoutFlag = None,
-    ssh_client: SshClientFlag = None,
-    kubelet_root: KubeletRootFlag = "/var/lib/kubelet",
-    via: ViaFlag = "ssh",
-    image: ImageFlag = None,
-    probe_namespace: ProbeNamespaceFlag = None,
-    probe_timeout: ProbeTimeoutFlag = 120.0,
+    *,
+    out: OutputOptions,
+    node: NodeFlags,
+    api: ClusterOptions,
 ) -> None:
-    out = output_options(output, no_headers, color)
-    pod_access = PodAccessOptions.from_flags(
-        via,
-        image,
-        probe_namespace,
-        local=local,
-        timeout=probe_timeout,
-        ssh_flags=ssh_flags_given(
-            ssh_user,
-            ssh_key,
-            ssh_port,
-            ssh_host,
-            ssh_config,
-            ssh_accept_new,
-            ssh_client.value if ssh_client else None,
-        ),
-    )
-    access = NodeAccessOptions.from_flags(
-        local=local,
-        ssh_user=ssh_user,
-        ssh_key=ssh_key,
-        ssh_port=ssh_port,
-        ssh_host=ssh_host,
-        ssh_address_type=ssh_address_type,
-        ssh_config=ssh_config,
-        ssh_accept_new=ssh_accept_new,
-        ssh_timeout=ssh_timeout,
-        kubelet_root=kubelet_root,
-        ssh_client=ssh_client,
-        probe_timeout=probe_timeout,
-    )
-    cluster = ClusterOptions(kubeconfig, context, namespace, request_timeout)
-    report = run_inspect(pod, container, cluster, access, pod_access=pod_access)
-    emit(render_report(report, out))
-    raise typer.Exit(EXIT_CHECK_FAILED if report["summary"]["failed"] else 0)
+    names = [_pod_name(name) for name in pods or []]
+    if names and selector is not None:
+        raise UsageError("give pod names or -l SELECTOR, not both (kubectl refuses both too).")
+    if not names and selector is None:
+        raise UsageError("give a pod name (or several), or -l SELECTOR.")
+    access, pod_access = node.access, node.pod_access
+    if selector is not None:
+        names = _selected(api, selector)
+    if len(names) == 1 and selector is None:  # one pod: its report, errors as they are
+        report = run_inspect(names[0], container, api, access, pod_access=pod_access)
+        emit(render_report(report, out))
+        raise typer.Exit(EXIT_CHECK_FAILED if report["summary"]["failed"] else 0)
+    # several: one report per pod; a pod that cannot be inspected is an error line, the
+    # others go on; the exit code is the worst
+    reports: list[dict[str, Any]] = []
+    worst = 0
+    for name in names:
+        try:
+            report = run_inspect(name, container, api, access, pod_access=pod_access)
+        except UsernsError as exc:
+            typer.echo(f"error: {one_line(exc.message)}", err=True)
+            worst = max(worst, exc.exit_code)
+            continue
+        reports.append(report)
+        worst = max(worst, EXIT_CHECK_FAILED if report["summary"]["failed"] else 0)
+    emit(render_reports(reports, out))
+    raise typer.Exit(worst)
+
+
+def _pod_name(name: str) -> str:
+    """POD or kubectl's pod/POD; another TYPE/NAME is a usage error."""
+    kind, slash, rest = name.partition("/")
+    if slash:
+        if kind not in ("pod", "pods", "po"):
+            raise UsageError(f"inspect takes a pod, not {kind}/{rest}; give POD or pod/POD.")
+        return rest
+    return name
+
+
+def _selected(api: ClusterOptions, selector: str) -> list[str]:
+    """The names of the pods -l selects, in name order; none is an error (exit 2)."""
+    from kubectl_userns.access.api import KubeClient
+
+    client = KubeClient.from_options(api)
+    pods = client.list_pods(client.namespace, label_selector=selector)
+    names = sorted(str((p.get("metadata") or {}).get("name", "")) for p in pods)
+    if not names:
+        raise NotFoundError(
+            f'no pod in namespace "{client.namespace}" matches -l {selector}; list them with '
+            f"'kubectl get pods -n {client.namespace} -l {selector}'."
+        )
+    return names
 
 
 def run_inspect(
@@ -164,12 +161,7 @@ def run_inspect(
     from kubectl_userns.probe.pod_dump import parse_pod_dump
 
     client = KubeClient.from_options(cluster)
-    kind, slash, rest = pod_name.partition("/")
-    if slash:  # kubectl's TYPE/NAME form
-        if kind not in ("pod", "pods", "po"):
-            raise UsageError(f"inspect takes a pod, not {kind}/{rest}; give POD or pod/POD.")
-        pod_name = rest
-    pod = client.get_pod(pod_name)
+    pod = client.get_pod(_pod_name(pod_name))
     facts = pod_facts(pod)
     phase = (pod.get("status") or {}).get("phase", "Unknown")
     where = f'pod "{facts.name}" in namespace "{facts.namespace}"'
@@ -348,4 +340,34 @@ def render_report(report: dict[str, Any], out: OutputOptions) -> Printed:
         names=[f"pod/{report['pod']['name']}"],
         records=[report],
         text=lambda color: text_view(report, out, color),
+    )
+
+
+def several_view(reports: list[dict[str, Any]], out: OutputOptions, color: bool) -> TextView:
+    """Several pods: one process table and one check table, each with a POD column first."""
+    from kubectl_userns.checks.pod import summary_line
+
+    wide = out.format is OutputFormat.wide
+    headers = ["POD", *PROCESS_HEADERS, *(["CGROUP", "CONTAINER-ID"] if wide else []), "COMMAND"]
+    rows = [[r["pod"]["name"], *row] for r in reports for row in process_rows(r, wide)]
+    checks = [
+        [r["pod"]["name"], c["id"], c["status"], c["detail"]] for r in reports for c in r["checks"]
+    ]
+    more = [render_table(["POD", "CHECK", "STATUS", "DETAIL"], checks, color=color)]
+    for report in reports:
+        if report["vanishedPIDs"]:
+            gone = ", ".join(str(p) for p in report["vanishedPIDs"])
+            more.insert(0, f"({report['pod']['name']}: PIDs {gone} exited while being read)")
+    main = render_table(headers, rows, no_headers=out.no_headers, color=color) if rows else ""
+    return TextView(main, more if reports else [], [summary_line(r) for r in reports])
+
+
+def render_reports(reports: list[dict[str, Any]], out: OutputOptions) -> Printed:
+    """Several reports: a v1 List as data, or the tables of all pods."""
+    return print_report(
+        as_list(reports),
+        out,
+        names=[f"pod/{r['pod']['name']}" for r in reports],
+        records=reports,
+        text=lambda color: several_view(reports, out, color),
     )

@@ -8,27 +8,10 @@ from typing import Annotated, Any
 import typer
 
 from kubectl_userns.access.via_pod import PodAccessOptions
-from kubectl_userns.cli.flags import (
-    ContextFlag,
-    ImageFlag,
-    KubeconfigFlag,
-    KubeletRootFlag,
-    NamespaceFlag,
-    ProbeNamespaceFlag,
-    ProbeTimeoutFlag,
-    RequestTimeoutFlag,
-    SshAcceptNewFlag,
-    SshAddressTypeFlag,
-    SshClientFlag,
-    SshConfigFlag,
-    SshKeyFlag,
-    SshPortFlag,
-    SshTimeoutFlag,
-    SshUserFlag,
-    ViaFlag,
-)
+from kubectl_userns.cli.flags import OUTPUT_PANEL
+from kubectl_userns.cli.flagsets import API_FLAGS, NodeFlags, node_flags, with_flags
 from kubectl_userns.errors import UsageError
-from kubectl_userns.options import AddressType, ClusterOptions, NodeAccessOptions, ssh_flags_given
+from kubectl_userns.options import ClusterOptions, NodeAccessOptions
 
 HELP = """Plan the move to user namespaces, workload by workload.
 
@@ -59,10 +42,22 @@ class PlanFormat(str, Enum):
     policyreport = "policyreport"
 
 
+@with_flags(
+    # the node flags as audit reads them (--verify runs audit's probe)
+    node_flags(
+        local=False, ssh_host=False, requires=("verify", "the plan alone reads the API only")
+    ),
+    API_FLAGS,
+)
 def plan(
     all_namespaces: Annotated[
         bool,
-        typer.Option("--all-namespaces", "-A", help="Plan every namespace.", show_default=False),
+        typer.Option(
+            "--all-namespaces",
+            "-A",
+            help="Plan every namespace (-n is then ignored, as kubectl does).",
+            show_default=False,
+        ),
     ] = False,
     selector: Annotated[
         str | None,
@@ -84,70 +79,29 @@ def plan(
     ] = False,
     output: Annotated[
         PlanFormat,
-        typer.Option("--output", "-o", help="Output format.", case_sensitive=False),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output format.",
+            case_sensitive=False,
+            rich_help_panel=OUTPUT_PANEL,
+        ),
     ] = PlanFormat.table,
     no_headers: Annotated[
-        bool, typer.Option("--no-headers", help="Table output without the header line.")
+        bool,
+        typer.Option(
+            "--no-headers",
+            help="Table output without the header line.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
     ] = False,
-    namespace: NamespaceFlag = None,
-    kubeconfig: KubeconfigFlag = None,
-    context: ContextFlag = None,
-    request_timeout: RequestTimeoutFlag = 30.0,
-    ssh_user: SshUserFlag = None,
-    ssh_key: SshKeyFlag = None,
-    ssh_port: SshPortFlag = None,
-    ssh_address_type: SshAddressTypeFlag = AddressType.InternalIP,
-    ssh_config: SshConfigFlag = None,
-    ssh_accept_new: SshAcceptNewFlag = False,
-    ssh_timeout: SshTimeoutFlag = None,
-    ssh_client: SshClientFlag = None,
-    kubelet_root: KubeletRootFlag = "/var/lib/kubelet",
-    via: ViaFlag = "ssh",
-    image: ImageFlag = None,
-    probe_namespace: ProbeNamespaceFlag = None,
-    probe_timeout: ProbeTimeoutFlag = 120.0,
+    *,
+    node: NodeFlags,
+    api: ClusterOptions,
 ) -> None:
     if no_headers and output not in (PlanFormat.table, PlanFormat.wide):
         raise UsageError(f"--no-headers only applies to table output (got -o {output.value}).")
-    if all_namespaces and namespace is not None:
-        namespace = None  # as kubectl: -A wins
-    # the node flags as audit reads them (--verify runs audit's probe)
-    ssh_given = ssh_flags_given(
-        ssh_user,
-        ssh_key,
-        ssh_port,
-        None,
-        ssh_config,
-        ssh_accept_new,
-        ssh_client.value if ssh_client else None,
-    )
-    node_flags = list(ssh_given)
-    if via != "ssh" or image or probe_namespace:
-        node_flags.append("--via/--image/--probe-namespace")
-    if not verify and node_flags:
-        verb = "applies" if len(node_flags) == 1 else "apply"
-        raise UsageError(
-            f"{', '.join(node_flags)} {verb} only with --verify (the plan alone reads the API "
-            "only); add --verify."
-        )
-    pod_access = PodAccessOptions.from_flags(
-        via, image, probe_namespace, local=False, timeout=probe_timeout, ssh_flags=ssh_given
-    )
-    access = NodeAccessOptions.from_flags(
-        local=False,
-        ssh_user=ssh_user,
-        ssh_key=ssh_key,
-        ssh_port=ssh_port,
-        ssh_host=None,
-        ssh_address_type=ssh_address_type,
-        ssh_config=ssh_config,
-        ssh_accept_new=ssh_accept_new,
-        ssh_timeout=ssh_timeout,
-        kubelet_root=kubelet_root,
-        ssh_client=ssh_client,
-        probe_timeout=probe_timeout,
-    )
-    cluster = ClusterOptions(kubeconfig, context, namespace, request_timeout)
+    cluster, access, pod_access = api, node.access, node.pod_access
     result, audit = run_plan(
         cluster, access, pod_access, all_namespaces=all_namespaces, selector=selector, verify=verify
     )

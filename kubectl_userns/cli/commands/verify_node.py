@@ -6,35 +6,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kubectl_userns.access.via_pod import DEFAULT_TIMEOUT, PodAccessOptions
-from kubectl_userns.cli.flags import (
-    ColorFlag,
-    ContextFlag,
-    ImageFlag,
-    KubeconfigFlag,
-    LocalFlag,
-    NodeKubeletRootFlag,
-    NoHeadersFlag,
-    OutputFlag,
-    ProbeNamespaceFlag,
-    ProbeTimeoutFlag,
-    RequestTimeoutFlag,
-    SshAcceptNewFlag,
-    SshAddressTypeFlag,
-    SshClientFlag,
-    SshConfigFlag,
-    SshHostFlag,
-    SshKeyFlag,
-    SshPortFlag,
-    SshTimeoutFlag,
-    SshUserFlag,
-    ViaFlag,
+from kubectl_userns.access.via_pod import PodAccessOptions
+from kubectl_userns.cli import flags
+from kubectl_userns.cli.flagsets import (
+    API_FLAGS_NO_NAMESPACE,
+    OUTPUT_FLAGS,
+    NodeFlags,
+    node_flags,
+    with_flags,
 )
 from kubectl_userns.cli.render import (
     Printed,
     TextView,
     emit,
-    output_options,
     print_report,
     printable,
     render_table,
@@ -51,12 +35,10 @@ from kubectl_userns.errors import (
     UsernsError,
 )
 from kubectl_userns.options import (
-    AddressType,
     ClusterOptions,
     NodeAccessOptions,
     OutputFormat,
     OutputOptions,
-    ssh_flags_given,
 )
 
 if TYPE_CHECKING:
@@ -78,6 +60,11 @@ EPILOG = """Examples:
   kubectl userns verify-node wk2 --via pod # no SSH: a short-lived probe pod on the node"""
 
 
+@with_flags(
+    OUTPUT_FLAGS,
+    node_flags(kubelet_root=flags.NODE_KUBELET_ROOT, target="node_access"),
+    API_FLAGS_NO_NAMESPACE,
+)
 def verify_node(
     node: Annotated[
         str,
@@ -94,60 +81,12 @@ def verify_node(
             "then privileged).",
         ),
     ] = False,
-    output: OutputFlag = "table",
-    no_headers: NoHeadersFlag = False,
-    color: ColorFlag = "auto",
-    kubeconfig: KubeconfigFlag = None,
-    context: ContextFlag = None,
-    request_timeout: RequestTimeoutFlag = 30.0,
-    local: LocalFlag = False,
-    ssh_user: SshUserFlag = None,
-    ssh_key: SshKeyFlag = None,
-    ssh_port: SshPortFlag = None,
-    ssh_host: SshHostFlag = None,
-    ssh_address_type: SshAddressTypeFlag = AddressType.InternalIP,
-    ssh_config: SshConfigFlag = None,
-    ssh_accept_new: SshAcceptNewFlag = False,
-    ssh_timeout: SshTimeoutFlag = None,
-    ssh_client: SshClientFlag = None,
-    kubelet_root: NodeKubeletRootFlag = None,
-    via: ViaFlag = "ssh",
-    image: ImageFlag = None,
-    probe_namespace: ProbeNamespaceFlag = None,
-    probe_timeout: ProbeTimeoutFlag = DEFAULT_TIMEOUT,
+    *,
+    out: OutputOptions,
+    node_access: NodeFlags,
+    api: ClusterOptions,
 ) -> None:
-    out = output_options(output, no_headers, color)
-    pod_access = PodAccessOptions.from_flags(
-        via,
-        image,
-        probe_namespace,
-        local=local,
-        timeout=probe_timeout,
-        ssh_flags=ssh_flags_given(
-            ssh_user,
-            ssh_key,
-            ssh_port,
-            ssh_host,
-            ssh_config,
-            ssh_accept_new,
-            ssh_client.value if ssh_client else None,
-        ),
-    )
-    access = NodeAccessOptions.from_flags(
-        local=local,
-        ssh_user=ssh_user,
-        ssh_key=ssh_key,
-        ssh_port=ssh_port,
-        ssh_host=ssh_host,
-        ssh_address_type=ssh_address_type,
-        ssh_config=ssh_config,
-        ssh_accept_new=ssh_accept_new,
-        ssh_timeout=ssh_timeout,
-        kubelet_root=kubelet_root,
-        ssh_client=ssh_client,
-        probe_timeout=probe_timeout,
-    )
-    cluster = ClusterOptions(kubeconfig, context, None, request_timeout)
+    cluster, access, pod_access = api, node_access.access, node_access.pod_access
     report, node_error = run_verify_node(node, cluster, access, probe=probe, pod_access=pod_access)
     emit(render_report(report, out))
     if node_error is not None:
