@@ -161,6 +161,20 @@ def test_an_api_that_does_not_answer_gives_no_candidates_and_no_hang(tmp_path: P
         env = {"KUBECONFIG": str(path)}
         assert complete(["inspect", ""], env, script=True) == ([], ":4")
         assert complete(["inspect", "web", "-c", ""], env, script=True) == ([], ":4")
+        if shutil.which("kubectl") is not None:  # and as kubectl runs it, on TAB
+            through = subprocess.run(
+                ["kubectl", "__complete", "userns", "inspect", ""],
+                env={
+                    **os.environ,
+                    **env,
+                    "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
+                },
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            assert (through.returncode, through.stdout) == (0, ":4\n"), through.stderr
     finally:
         listener.close()
 
