@@ -57,6 +57,12 @@ class PodNotRunningError(UsernsError):
     exit_code = EXIT_USAGE
 
 
+class NotLinuxError(UsernsError):
+    """The pod runs on a node of another OS (Windows), which has no user namespaces."""
+
+    exit_code = EXIT_USAGE
+
+
 class InputError(UsernsError):
     """A manifest or data file that cannot be read or parsed."""
 

@@ -89,7 +89,7 @@ def test_no_headers_prints_only_rows_without_blanks_in_cells(sandbox: Sandbox) -
     node = cli(sandbox, "verify-node", "wk2", "--no-headers")
     assert node.exit_code == 0
     first = node.stdout.splitlines()[0].split()
-    assert first[:3] == ["kubelet-version", "PASS", "api"]
+    assert first[:3] == ["node-os", "PASS", "api"]
     assert "Fixes:" not in node.stdout and node.stderr.startswith("node wk2: ready")
 
 
@@ -138,7 +138,7 @@ def test_output_custom_columns(sandbox: Sandbox, tmp_path: Path) -> None:
     checks = cli(
         sandbox, "verify-node", "wk2", "--no-headers", "-o", "custom-columns=ID:id,S:.status"
     )
-    assert checks.stdout.splitlines()[0].split() == ["kubelet-version", "PASS"]
+    assert checks.stdout.splitlines()[0].split() == ["node-os", "PASS"]
     spec = tmp_path / "columns"
     spec.write_text("NAME   RESULT\n.pod.name   .summary.result\n")
     from_file = cli(sandbox, "inspect", "hostpod", "-o", f"custom-columns-file={spec}")

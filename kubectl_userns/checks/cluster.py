@@ -31,6 +31,8 @@ HOST_USERNS = "HOST USERNS"
 # io.kubernetes.cri-o.userns-mode annotation): the kubelet neither allocated nor records it
 RUNTIME_USERNS = "RUNTIME USERNS"
 UNKNOWN = "UNKNOWN"
+# the pod runs on a node of another OS (Windows): there are no user namespaces to check
+NOT_APPLICABLE = "NOT APPLICABLE"
 
 HOST_NAMESPACE_FIELDS = ("hostNetwork", "hostPID", "hostIPC")
 
@@ -144,6 +146,28 @@ def unknown_row(pod: dict[str, Any], reason: str) -> dict[str, Any]:
         "failedChecks": [],
         "checks": [],
     }
+
+
+def foreign_os_row(pod: dict[str, Any], operating_system: str) -> dict[str, Any]:
+    """The row of a pod on a node of another OS, which is not probed: NOT APPLICABLE, or NOT
+    ISOLATED when it asks for hostUsers: false, which such a node cannot give it."""
+    detail = f"runs on a {operating_system} node: user namespaces are Linux only"
+    if (pod.get("spec") or {}).get("hostUsers") is False:
+        return {
+            **unknown_row(pod, ""),
+            "verdict": NOT_ISOLATED,
+            "failedChecks": ["node-os"],
+            "checks": [{"id": "node-os", "status": "FAIL", "detail": detail}],
+        }
+    return {**unknown_row(pod, detail), "verdict": NOT_APPLICABLE}
+
+
+def pod_operating_system(pod: dict[str, Any], node_os: str) -> str:
+    """The OS a pod runs on: its node's, else the pod's own spec.os.name; "" when unknown."""
+    if node_os:
+        return node_os
+    wanted = ((pod.get("spec") or {}).get("os") or {}).get("name")
+    return wanted.strip().lower() if isinstance(wanted, str) else ""
 
 
 def judged_row(pod: dict[str, Any], facts: PodFacts, report: dict[str, Any]) -> dict[str, Any]:
@@ -293,6 +317,7 @@ def build_audit(rows: Sequence[dict[str, Any]], node_errors: dict[str, str]) -> 
     counts[HOST_USERNS] = sum(1 for r in ordered if r["verdict"] == HOST_USERNS)
     counts[RUNTIME_USERNS] = sum(1 for r in ordered if r["verdict"] == RUNTIME_USERNS)
     counts[UNKNOWN] = sum(1 for r in ordered if r["verdict"] == UNKNOWN)
+    counts[NOT_APPLICABLE] = sum(1 for r in ordered if r["verdict"] == NOT_APPLICABLE)
     failing = sum(1 for f in findings if f["severity"] == "FAIL")
     if failing:
         exit_code = EXIT_CHECK_FAILED
@@ -318,6 +343,7 @@ def build_audit(rows: Sequence[dict[str, Any]], node_errors: dict[str, str]) -> 
             "hostUserns": counts[HOST_USERNS],
             "runtimeUserns": counts[RUNTIME_USERNS],
             "unknown": counts[UNKNOWN],
+            "notApplicable": counts[NOT_APPLICABLE],
             "failingFindings": failing,
             "unreachableNodes": len(node_errors),
             "exitCode": exit_code,
@@ -326,8 +352,10 @@ def build_audit(rows: Sequence[dict[str, Any]], node_errors: dict[str, str]) -> 
 
 
 def verdict_text(row: dict[str, Any]) -> str:
-    """The VERDICT cell: the verdict, and for UNKNOWN its reason."""
-    return f"{UNKNOWN}: {row['reason']}" if row["verdict"] == UNKNOWN else str(row["verdict"])
+    """The VERDICT cell: the verdict, and for UNKNOWN and NOT APPLICABLE its reason."""
+    if row["verdict"] in (UNKNOWN, NOT_APPLICABLE):
+        return f"{row['verdict']}: {row['reason']}"
+    return str(row["verdict"])
 
 
 def summary_line(audit: dict[str, Any]) -> str:
@@ -341,6 +369,8 @@ def summary_line(audit: dict[str, Any]) -> str:
         parts.append(f"{s['runtimeUserns']} in a runtime's user namespace")
     if s["unknown"]:
         parts.append(f"{s['unknown']} unknown")
+    if s.get("notApplicable"):
+        parts.append(f"{s['notApplicable']} on non-Linux nodes (not applicable)")
     tail = ""
     if s["unreachableNodes"]:
         tail = f"; {s['unreachableNodes']} node(s) unreachable"

@@ -74,6 +74,7 @@ def make_node(
     runtime_handlers_userns: bool | None = True,
     runtime_handlers: list[JSON] | str | None = "shorthand",
     architecture: str = "amd64",
+    operating_system: str = "linux",
 ) -> JSON:
     """A Node; ``runtime_handlers`` (see :func:`reported_runtime_handlers`; None: the kubelet
     reports none, as with CRI-O 1.29) wins over the older ``runtime_handlers_userns`` shorthand
@@ -104,7 +105,7 @@ def make_node(
             "kubeProxyVersion": kubelet_version,
             "kubeletVersion": kubelet_version,
             "machineID": "0" * 32,
-            "operatingSystem": "linux",
+            "operatingSystem": operating_system,
             "osImage": os_image,
             "systemUUID": "00000000-0000-4000-8000-000000000000",
         },
@@ -125,7 +126,7 @@ def make_node(
             "labels": {
                 "kubernetes.io/arch": architecture,
                 "kubernetes.io/hostname": name,
-                "kubernetes.io/os": "linux",
+                "kubernetes.io/os": operating_system,
             },
             "annotations": {"node.alpha.kubernetes.io/ttl": "0"},
         },

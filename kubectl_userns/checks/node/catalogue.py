@@ -37,6 +37,7 @@ AREAS = (KUBELET, RUNTIME, KERNEL, POOL, RECORDS)
 # The report's order: the API's checks first (they need no node), then what the node probe
 # read, then what --probe tried. Every registered check is named here exactly once.
 REPORT_ORDER = (
+    "node-os",
     "kubelet-version",
     "kubelet-config",
     "feature-gate",
@@ -153,6 +154,8 @@ def catalogue() -> tuple[Rule, ...]:
 def run_checks(ctx: Context) -> Iterator[Check]:
     """The checks that apply to this node, in order; node and probe checks need the node."""
     for rule in catalogue():
+        if not ctx.info.is_linux and rule.id != "node-os":
+            continue  # no other check means anything on a Windows node
         if rule.source != API and ctx.dump is None:
             continue  # the node was not reached
         check = rule.function(ctx)

@@ -55,6 +55,14 @@ class NodeInfo:
     os_image: str
     # (handler name, features.userNamespaces); None when the kubelet reports no runtimeHandlers
     runtime_handlers: tuple[tuple[str, bool | None], ...] | None
+    # the kubelet's GOOS (kubernetes pkg/kubelet/nodestatus/setters.go GoRuntime), else the
+    # kubernetes.io/os label; "" when neither says
+    operating_system: str = ""
+
+    @property
+    def is_linux(self) -> bool:
+        """True unless the node says it runs another OS (an unknown OS is taken as Linux)."""
+        return self.operating_system in ("", "linux")
 
     @property
     def kubelet(self) -> Version | None:
@@ -83,7 +91,19 @@ def node_info(node: dict[str, Any]) -> NodeInfo:
         container_runtime_version=str(info.get("containerRuntimeVersion") or ""),
         os_image=str(info.get("osImage") or ""),
         runtime_handlers=parsed,
+        operating_system=node_os(node),
     )
+
+
+def node_os(node: dict[str, Any]) -> str:
+    """The OS a Node says it runs: status.nodeInfo.operatingSystem, else the kubernetes.io/os
+    label (both set by the kubelet), lower case; "" when neither is a string."""
+    info = (node.get("status") or {}).get("nodeInfo") or {}
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    found = info.get("operatingSystem") if isinstance(info, dict) else None
+    if not isinstance(found, str) or not found:
+        found = labels.get("kubernetes.io/os") if isinstance(labels, dict) else None
+    return found.strip().lower() if isinstance(found, str) else ""
 
 
 # --- the kubelet's settings --------------------------------------------------------------------

@@ -83,6 +83,33 @@ def start_effect(ctx: Context) -> str:
 
 
 @register(
+    "node-os",
+    area=KUBELET,
+    source=API,
+    reads=("Node status.nodeInfo.operatingSystem", "else the kubernetes.io/os label"),
+    expects="linux (user namespaces are a Linux kernel feature; the API refuses hostUsers on "
+    "Windows pods); on another OS no other check runs and the node is not contacted",
+    upstream=(
+        KEP,
+        "kubernetes/kubernetes pkg/apis/core/validation/validation.go (validateWindows)",
+        "kubernetes/kubernetes pkg/kubelet/nodestatus/setters.go (GoRuntime)",
+    ),
+)
+def operating_system(ctx: Context) -> Check:
+    text = ctx.info.operating_system or "linux (not reported)"
+    if ctx.info.is_linux:
+        return Check("node-os", PASS, text, "linux", API)
+    return Check(
+        "node-os",
+        FAIL,
+        f"{text}: user namespaces are Linux only",
+        "linux",
+        API,
+        "schedule hostUsers: false pods to Linux nodes (nodeSelector kubernetes.io/os: linux)",
+    )
+
+
+@register(
     "kubelet-version",
     area=KUBELET,
     source=API,

@@ -30,6 +30,7 @@ def build_report(ctx: Context, *, node_error: str = "") -> dict[str, Any]:
             "kernelVersion": ctx.info.kernel_version,
             "containerRuntimeVersion": ctx.info.container_runtime_version,
             "osImage": ctx.info.os_image,
+            "operatingSystem": ctx.info.operating_system or None,
         },
         "kubelet": {
             "configSource": ctx.settings.source,

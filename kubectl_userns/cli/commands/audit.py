@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
@@ -32,7 +33,8 @@ Lists the pods from the API, groups them by node and probes each node once (one 
 script for all its pods), nodes in parallel. One row per pod: HOSTUSERS from the spec, the
 host ID range of its user namespace (or 'host'), how many of its processes run as UID 0 on
 the host, and the verdict: ISOLATED, NOT ISOLATED, HOST USERNS, RUNTIME USERNS (a user
-namespace the runtime made without hostUsers: false) or UNKNOWN (with the reason).
+namespace the runtime made without hostUsers: false), UNKNOWN (with the reason) or NOT
+APPLICABLE (a pod on a Windows node, which has no user namespaces and is not contacted).
 Then the findings across pods: overlapping ID ranges on a node, hostUsers: false pods that are
 not isolated, host-root pods without a user namespace (candidates for hostUsers: false, except
 those that need hostNetwork, hostPID or hostIPC), and unreachable nodes. A node that cannot be
@@ -219,15 +221,30 @@ def _audit_node(
     """Probe one node for all its pods; a failure makes its pods UNKNOWN, never raises."""
     from kubectl_userns.access.api_values import checked_host
     from kubectl_userns.access.node import node_address
-    from kubectl_userns.checks.cluster import audit_node, node_error_text, unknown_row
+    from kubectl_userns.checks.cluster import (
+        audit_node,
+        foreign_os_row,
+        node_error_text,
+        pod_operating_system,
+        unknown_row,
+    )
+    from kubectl_userns.checks.node import node_os
     from kubectl_userns.checks.pod import pod_facts
-    from kubectl_userns.cli.commands.inspect import kubelet_version, probe_uid
+    from kubectl_userns.cli.commands.inspect import node_kubelet_version, probe_uid
     from kubectl_userns.probe import load_script
 
-    # a pod whose UID is not one is not looked for (it would be the probe's argument)
+    node_obj: dict[str, Any] | None = None
+    with contextlib.suppress(UsernsError):  # without 'get' on nodes the audit still goes on
+        node_obj = client.get_node(node)
+    on_node = node_os(node_obj) if node_obj is not None else ""
+    # a pod whose UID is not one is not looked for (it would be the probe's argument); a pod on
+    # a Windows node is not probed: nothing there has user namespaces
     refused: list[dict[str, Any]] = []
     fit: list[dict[str, Any]] = []
     for pod in pods:
+        if (os_name := pod_operating_system(pod, on_node)) not in ("", "linux"):
+            refused.append(foreign_os_row(pod, os_name))
+            continue
         try:
             probe_uid(pod_facts(pod))
             fit.append(pod)
@@ -242,10 +259,10 @@ def _audit_node(
             host_ip = (pods[0].get("status") or {}).get("hostIP")
             address = checked_host(host_ip, node, "status.hostIP")
         if needs_address and not address:
-            found = node_address(client.get_node(node), access.ssh_address_type)
+            found = node_address(node_obj or client.get_node(node), access.ssh_address_type)
             address = checked_host(found, node, f"{access.ssh_address_type.value} address")
         config, why = client.get_configz(node)
-        version = kubelet_version(client, node)
+        version = node_kubelet_version(node_obj)
         runner = opener(node, address)
         try:
             uids = [probe_uid(pod_facts(p)) for p in pods]
@@ -267,8 +284,8 @@ def _audit_node(
 
 def text_view(result: dict[str, Any], out: OutputOptions, color: bool) -> TextView:
     """The pod table, the findings table and a summary line."""
+    from kubectl_userns.checks.cluster import NOT_APPLICABLE, verdict_text
     from kubectl_userns.checks.cluster import summary_line as audit_summary
-    from kubectl_userns.checks.cluster import verdict_text
 
     wide = out.format is OutputFormat.wide
     headers = ["NAMESPACE", "POD", "NODE", "HOSTUSERS", "USERNS", "HOST-ROOT", "VERDICT"]
@@ -285,8 +302,8 @@ def text_view(result: dict[str, Any], out: OutputOptions, color: bool) -> TextVi
             row["name"],
             row["node"],
             host_users,
-            row["userNamespace"] or "?",
-            root,
+            row["userNamespace"] or ("-" if row["verdict"] == NOT_APPLICABLE else "?"),
+            "-" if row["verdict"] == NOT_APPLICABLE else root,
             verdict.replace(" ", "-") + colon + reason,
         ]
         if wide:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -19,6 +20,7 @@ from kubectl_userns.cli.render import (
 from kubectl_userns.errors import (
     EXIT_CHECK_FAILED,
     NotFoundError,
+    NotLinuxError,
     PodCgroupNotFoundError,
     PodNotRunningError,
     ProbeError,
@@ -156,6 +158,8 @@ def run_inspect(
     from kubectl_userns.access.api_values import checked_host
     from kubectl_userns.access.node import NodeRunner, node_address, open_runner
     from kubectl_userns.access.ssh import SSHRunner
+    from kubectl_userns.checks.cluster import pod_operating_system
+    from kubectl_userns.checks.node import node_os
     from kubectl_userns.checks.pod import build_report, ids_per_pod_in_force, pod_facts
     from kubectl_userns.probe import load_script
     from kubectl_userns.probe.pod_dump import parse_pod_dump
@@ -179,6 +183,16 @@ def run_inspect(
             f'container "{container}" is not in {where} (containers: {", ".join(names)}).'
         )
     uid = probe_uid(facts)
+    node_obj: dict[str, Any] | None = None
+    with contextlib.suppress(UsernsError):  # without 'get' on nodes inspect still goes on
+        node_obj = client.get_node(facts.node)
+    os_name = pod_operating_system(pod, node_os(node_obj) if node_obj is not None else "")
+    if os_name not in ("", "linux"):
+        asks = " (it asks for hostUsers: false, which that node cannot give)"
+        raise NotLinuxError(
+            f"{where} runs on node {facts.node}, a {os_name} node: user namespaces are Linux "
+            f"only, so there is nothing to inspect{asks if facts.user_namespace_requested else ''}."
+        )
     address = None
     runner: NodeRunner
     if pod_access is not None:
@@ -192,7 +206,9 @@ def run_inspect(
                 address = checked_host(host_ip, facts.node, "status.hostIP")
             if not address:
                 kind = access.ssh_address_type.value
-                found = node_address(client.get_node(facts.node), access.ssh_address_type)
+                found = node_address(
+                    node_obj or client.get_node(facts.node), access.ssh_address_type
+                )
                 address = checked_host(found, facts.node, f"{kind} address")
         runner = open_runner(facts.node, address, access)
     # open the SSH connection while the API answers the configz request
@@ -209,7 +225,7 @@ def run_inspect(
     connecting.start()
     try:
         config, why = client.get_configz(facts.node)
-        version = kubelet_version(client, facts.node)
+        version = node_kubelet_version(node_obj)
         connecting.join()
         if failure:
             raise failure[0]
@@ -263,15 +279,10 @@ def probe_uid(facts: PodFacts) -> str:
     return checked_uid(facts.node_uid, f"{facts.namespace}/{facts.name}", field)
 
 
-def kubelet_version(client: Any, node: str) -> str:
-    """The node's kubelet version from the API, or "" when the node cannot be read."""
-    from kubectl_userns.errors import UsernsError
-
-    try:
-        node_obj = client.get_node(node)
-    except UsernsError:
-        return ""
-    return str(((node_obj.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", ""))
+def node_kubelet_version(node: dict[str, Any] | None) -> str:
+    """The kubelet version a Node object reports ("" when unknown)."""
+    info = ((node or {}).get("status") or {}).get("nodeInfo") or {}
+    return str(info.get("kubeletVersion") or "") if isinstance(info, dict) else ""
 
 
 def _map_cell(text: str | None) -> str:

@@ -50,8 +50,9 @@ Reads the Node object and the kubelet's live configuration from the API, then ch
 itself in one read-only round trip (SSH, or a short-lived probe pod with --via pod): kernel,
 container and OCI runtime versions, the kubelet's subordinate ID pool, cgroup version,
 max_user_namespaces, idmap support of the kubelet root's filesystem, and stale per-pod ID
-records. Exit 0 when nothing fails, 1 when a check fails, 2 when the name matches no node or
-several, 3 when the node cannot be reached."""
+records. A Windows node fails node-os and is not contacted. Exit 0 when nothing fails, 1 when
+a check fails, 2 when the name matches no node or several, 3 when the node cannot be
+reached."""
 
 EPILOG = """Examples:
   kubectl userns verify-node wk2
@@ -142,6 +143,18 @@ def run_verify_node(
     node_obj = find_node(client, query)
     info = node_info(node_obj)
     name = info.name
+    if not info.is_linux:
+        # a Windows node has no user namespaces to verify: judged from the API alone, never
+        # contacted (no SSH, no probe pod)
+        ctx = Context(
+            info=info,
+            settings=settings_from_node(None, ""),
+            dump=None,
+            kubelet_root=access.kubelet_root,
+            probe_requested=probe,
+            pods={},
+        )
+        return build_report(ctx), None
     node_error: UsernsError | None = None
     runner: NodeRunner | None = None
     if pod_access is not None:
