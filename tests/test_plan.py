@@ -164,6 +164,37 @@ def test_verify_probes_the_nodes_and_tells_isolated_from_asking(cluster: Sandbox
     ]  # fmt: skip
 
 
+def _requests(cluster: Sandbox, since: int) -> list[str]:
+    """The GET request paths the API answered since line ``since`` of its audit log."""
+    lines = (cluster.state_dir / "api" / "audit.log").read_text().splitlines()[since:]
+    events = [json.loads(line) for line in lines]
+    return [e["requestURI"].split("?")[0] for e in events if e["verb"] == "get"]
+
+
+def _log_length(cluster: Sandbox) -> int:
+    log = cluster.state_dir / "api" / "audit.log"
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def test_verify_lists_pods_and_nodes_once(cluster: Sandbox) -> None:
+    """plan --verify hands the pods and nodes it listed to the audit; neither asks for one
+    node at a time (a 1,000-node cluster: a few list requests, not 1,000 gets)."""
+    before = _log_length(cluster)
+    run = plan(cluster, "--verify", "-o", "json")
+    assert run.exit_code == 1, run.stderr
+    paths = _requests(cluster, before)
+    assert paths.count("/api/v1/pods") == 1
+    assert paths.count("/api/v1/nodes") == 1
+    assert [p for p in paths if p.startswith("/api/v1/nodes/") and "/proxy/" not in p] == []
+    before = _log_length(cluster)
+    audit = run_cli(["audit", "-A", "-o", "json"], env=cluster.env())
+    assert audit.exit_code == 1, audit.stderr
+    paths = _requests(cluster, before)
+    assert (paths.count("/api/v1/pods"), paths.count("/api/v1/nodes")) == (1, 1)
+    assert [p for p in paths if p.startswith("/api/v1/nodes/") and "/proxy/" not in p] == []
+    assert {row["node"] for row in json.loads(audit.stdout)["pods"]} == {"pl1", "pl2"}
+
+
 def test_verify_through_the_openssh_client_as_audit_does(cluster: Sandbox) -> None:
     """--verify takes audit's node flags, --ssh-client included, with the SSH config's own
     ConnectTimeout (no fixed --ssh-timeout default of its own)."""

@@ -139,10 +139,13 @@ def run_audit(
     parallel: int = 16,
     progress: ProgressFn | None = None,
     pod_access: PodAccessOptions | None = None,
+    listed: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """List the pods, probe every node once (in parallel) and build the cluster report.
 
     Nodes are reached over SSH with ``access``, or with probe pods when ``pod_access`` is set.
+    ``listed``: the pods (of the same namespaces and selector, any phase) and the nodes the
+    caller has listed already (plan --verify), so that they are not asked for again.
     """
     import threading
     from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -153,11 +156,14 @@ def run_audit(
     from kubectl_userns.checks.cluster import build_audit, group_by_node
 
     client = KubeClient.from_options(cluster)
-    pods = client.list_pods(
-        None if all_namespaces else client.namespace,
-        label_selector=selector,
-        field_selector="status.phase=Running",
-    )
+    if listed is not None:
+        pods = list(listed[0])
+    else:
+        pods = client.list_pods(
+            None if all_namespaces else client.namespace,
+            label_selector=selector,
+            field_selector="status.phase=Running",
+        )
     # probe pods (this tool's own, e.g. left by another run) are not workloads to judge
     pods = [
         p
@@ -171,6 +177,7 @@ def run_audit(
             if name not in groups:
                 client.get_node(name)  # an unknown node is bad input (exit 2)
         groups = {n: p for n, p in groups.items() if n in set(nodes)}
+    node_objects = _node_objects(client, groups, None if listed is None else listed[1])
 
     cancel = threading.Event()
 
@@ -189,7 +196,14 @@ def run_audit(
     with ThreadPoolExecutor(max_workers=max(1, min(parallel, total or 1))) as pool:
         futures = {
             pool.submit(
-                _audit_node, client, access, node, members, opener, pod_access is None
+                _audit_node,
+                client,
+                access,
+                node,
+                members,
+                opener,
+                pod_access is None,
+                node_objects.get(node),
             ): node
             for node, members in groups.items()
         }
@@ -210,6 +224,31 @@ def run_audit(
     return build_audit(rows, errors)
 
 
+def _node_objects(
+    client: Any, groups: dict[str, Any], listed: list[dict[str, Any]] | None
+) -> dict[str, dict[str, Any]]:
+    """The Node objects of the nodes to probe, by name: from ``listed``, else in one paged list
+    when there are several (one request per 500 nodes instead of one per node); {} when the
+    API does not allow it - each node is then asked for by itself."""
+    from kubectl_userns.access.objects import NODE, checked
+
+    if listed is None and len(groups) < 2:
+        return {}
+    if listed is None:
+        try:
+            listed = client.list_all("/api/v1/nodes", "nodes")
+        except UsernsError:
+            return {}
+    found = {}
+    for obj in listed:
+        with contextlib.suppress(UsernsError):  # a malformed one is asked for again, and named
+            node = checked(obj, NODE, "a node")
+            name = (node.get("metadata") or {}).get("name")
+            if name in groups:
+                found[str(name)] = node
+    return found
+
+
 def _audit_node(
     client: Any,
     access: NodeAccessOptions,
@@ -217,6 +256,7 @@ def _audit_node(
     pods: list[dict[str, Any]],
     opener: Callable[[str, str | None], Any],
     needs_address: bool = True,
+    node_obj: dict[str, Any] | None = None,
 ) -> tuple[list[dict[str, Any]], str]:
     """Probe one node for all its pods; a failure makes its pods UNKNOWN, never raises."""
     from kubectl_userns.access.api_values import checked_host
@@ -233,9 +273,9 @@ def _audit_node(
     from kubectl_userns.cli.commands.inspect import node_kubelet_version, probe_uid
     from kubectl_userns.probe import load_script
 
-    node_obj: dict[str, Any] | None = None
-    with contextlib.suppress(UsernsError):  # without 'get' on nodes the audit still goes on
-        node_obj = client.get_node(node)
+    if node_obj is None:
+        with contextlib.suppress(UsernsError):  # without 'get' on nodes the audit still goes on
+            node_obj = client.get_node(node)
     on_node = node_os(node_obj) if node_obj is not None else ""
     # a pod whose UID is not one is not looked for (it would be the probe's argument); a pod on
     # a Windows node is not probed: nothing there has user namespaces

@@ -148,7 +148,12 @@ def run_plan(
         from kubectl_userns.cli.commands.audit import run_audit
 
         audit = run_audit(
-            cluster, access, all_namespaces=all_namespaces, selector=selector, pod_access=pod_access
+            cluster,
+            access,
+            all_namespaces=all_namespaces,
+            selector=selector,
+            pod_access=pod_access,
+            listed=(pods, nodes),
         )
     result = build_plan(
         pods,
