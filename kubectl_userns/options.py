@@ -270,6 +270,14 @@ class NodeAccessOptions:
     # the deadline of one node's whole probe once connected (--probe-timeout)
     probe_timeout: float = DEFAULT_PROBE_TIMEOUT
 
+    def probe_root(self, *, sees_node: bool = True) -> str:
+        """The probes' KUBELET_ROOT argument (probe/common.sh kubelet_root_of): --kubelet-root
+        when given, else ``-`` (the running kubelet's --root-dir, else the default), or
+        ``@DEFAULT`` where the probe cannot see the node's own files (an inspect probe pod)."""
+        if self.kubelet_root_given:
+            return self.kubelet_root
+        return "-" if sees_node else f"@{self.kubelet_root}"
+
     @classmethod
     def from_flags(
         cls,

@@ -262,9 +262,14 @@ def test_the_probe_starts_as_many_processes_for_twenty_containers_as_for_two(
     two = _probe_commands(variants, "n1", "guaranteed", tmp_path)
     twenty = _probe_commands(variants, "n1", "twenty", tmp_path)
     # one ls for every namespace link, one head | tr for every command line and one for every
-    # kubelet record, getsubids twice, and the sed that escapes the output
+    # kubelet record, getsubids twice, and the sed that escapes the output; and the kubelet
+    # scan (probe/common.sh): cat of the probe's own uid_map and of the kubelet's uid_map and
+    # cgroup, readlink of its exe, cut and tr of its status, tr of its command line - per
+    # process called kubelet, not per pod
     subids = ["getsubids", "getsubids"] if shutil.which("getsubids") else []
-    assert sorted(two) == sorted(twenty) == [*subids, "head", "head", "ls", "sed", "tr", "tr"]
+    scan = ["cat", "cat", "cat", "cut", "readlink", "tr", "tr"]
+    expected = sorted([*subids, "head", "head", "ls", "sed", "tr", "tr", *scan])
+    assert sorted(two) == sorted(twenty) == expected
 
 
 def test_pending_pod_is_bad_input(variants: Sandbox) -> None:

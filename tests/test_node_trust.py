@@ -96,6 +96,8 @@ def cluster(make_sandbox: Callable[[], Sandbox]) -> Iterator[Sandbox]:
     wrap = "kubelet:4294901760:131072\n"  # the last 65536 IDs, and 65536 past 2^32
     sandbox.add_node("tr-wrap", subuid=wrap, subgid=wrap, configz=kubelet_config(max_pods=2))
     sandbox.add_node("tr-nouser", kubelet_user=False)
+    # its kubelet allocates from the default pool (no kubelet user): above the kubelet: line
+    sandbox.add_pod("nouserpod", node="tr-nouser")
     yield sandbox
 
 
@@ -147,6 +149,93 @@ def test_a_missing_kubelet_root_is_named_with_the_fix(cluster: Sandbox) -> None:
     assert found["idmap-kubelet-root"].split()[1] == "SKIP"
     assert "/var/lib/kubelet does not exist" in found["idmap-kubelet-root"]
     assert "move" not in run.stdout and "ext4" not in found["idmap-kubelet-root"]
+
+
+def inspect(cluster: Sandbox, *args: str) -> Run:
+    return run_cli(["inspect", *args], env=cluster.env())
+
+
+def audit(cluster: Sandbox, node: str) -> dict[str, dict[str, Any]]:
+    run = run_cli(["audit", "-A", "--node", node, "-o", "json"], env=cluster.env())
+    assert (run.exit_code, run.stderr) == (0, ""), run.stdout + run.stderr
+    return {row["name"]: row for row in report(run)["pods"]}
+
+
+def pod_checks(checks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {c["id"]: c for c in checks}
+
+
+def test_inspect_and_audit_read_records_under_the_kubelets_root_dir(cluster: Sandbox) -> None:
+    # the kubelet runs with --root-dir /var/lib/k0s/kubelet: its record of the pod is there
+    run = inspect(cluster, "onk0s", "-o", "json")
+    assert (run.exit_code, run.stderr) == (0, ""), run.stdout
+    rep = report(run)
+    assert rep["kubeletRoot"] == {
+        "path": K0S_ROOT,
+        "source": "the running kubelet's --root-dir",
+        "exists": True,
+    }
+    recorded = f"matches the kubelet's record 0 {65536 * 80} 65536"
+    assert pod_checks(rep["checks"])["kubelet-record"] == {
+        "id": "kubelet-record",
+        "status": "PASS",
+        "detail": recorded,
+    }
+    row = audit(cluster, "tr-k0s")["onk0s"]
+    assert row["verdict"] == "ISOLATED"
+    assert pod_checks(row["checks"])["kubelet-record"]["detail"] == recorded
+
+
+def test_a_wrong_kubelet_root_is_named_as_verify_node_names_it(cluster: Sandbox) -> None:
+    # the same words and fix as verify-node's kubelet-root check for the same flag
+    run = inspect(cluster, "onk0s", "--kubelet-root", "/var/lib/kubelet", "-o", "json")
+    assert (run.exit_code, run.stderr) == (0, ""), run.stdout
+    record = pod_checks(report(run)["checks"])["kubelet-record"]
+    node = checks(verify(cluster, "tr-k0s", "--kubelet-root", "/var/lib/kubelet", "-o", "json"))
+    root = node["kubelet-root"]
+    assert root["observed"] == "/var/lib/kubelet (--kubelet-root) does not exist"
+    assert record == {
+        "id": "kubelet-record",
+        "status": "WARN",
+        "detail": f"no record to compare: the kubelet root {root['observed']}; {root['fix']}",
+    }
+    assert root["fix"] == f"rerun with --kubelet-root {K0S_ROOT} (the running kubelet's root)"
+
+
+def test_inspect_takes_no_root_from_a_process_only_named_kubelet(cluster: Sandbox) -> None:
+    # tr-fakes runs no kubelet, only tenants' processes called kubelet with --root-dir=/etc
+    run = inspect(cluster, "tenant", "-o", "json")
+    assert (run.exit_code, run.stderr) == (0, ""), run.stdout
+    rep = report(run)
+    assert rep["kubeletRoot"] == {
+        "path": "/var/lib/kubelet",
+        "source": "default; no running kubelet found",
+        "exists": True,
+    }
+    assert pod_checks(rep["checks"])["kubelet-record"]["status"] == "PASS"
+
+
+def test_a_kubelet_line_without_a_kubelet_user_is_not_the_pool(cluster: Sandbox) -> None:
+    # no kubelet user: the kubelet allocates from its default pool, not the kubelet: line
+    # (kubernetes pkg/kubelet/kubelet_pods.go getKubeletMappings); the pod's range lies above
+    # that line, and inspect, audit and verify-node all judge it by the default pool
+    run = inspect(cluster, "nouserpod", "-o", "json")
+    assert (run.exit_code, run.stderr) == (0, ""), run.stdout
+    rep = report(run)
+    assert rep["mapping"]["hostRange"][0] >= 65536 + 7208960
+    pool = pod_checks(rep["checks"])["subid-pool"]
+    assert pool == {
+        "id": "subid-pool",
+        "status": "PASS",
+        "detail": "inside 65536-4294967295 (4294901760 IDs) from the kubelet's default pool (no "
+        "kubelet user and its kubelet lines in /etc/subuid are not used)",
+    }
+    row = audit(cluster, "tr-nouser")["nouserpod"]
+    assert (row["verdict"], row["failedChecks"]) == ("ISOLATED", [])
+    assert pod_checks(row["checks"])["subid-pool"] == pool
+    node = verify(cluster, "tr-nouser", "-o", "json")
+    assert (node.exit_code, node.stderr) == (0, ""), node.stdout
+    assert [c for c, v in checks(node).items() if v["status"] == "FAIL"] == []
 
 
 # --- the kubelet is what a tenant cannot fake ----------------------------------------------------

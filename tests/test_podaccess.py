@@ -58,6 +58,7 @@ def test_manifest_is_pinned_read_only_and_least_privileged() -> None:
         "/var/lib/kubelet": "Directory",
         "/etc/subuid": "File",
         "/etc/subgid": "File",
+        "/etc/passwd": "File",
     }
 
 
@@ -134,6 +135,14 @@ def cli(cluster: Sandbox, *args: str) -> Run:
 
 
 def _same_report(ssh: dict[str, object], pod: dict[str, object]) -> None:
+    # a probe pod sees the node's processes but not its files: it reads the kubelet root it
+    # mounts (the default) and says so, where SSH took the running kubelet's
+    ssh_root, pod_root = ssh.pop("kubeletRoot", None), pod.pop("kubeletRoot", None)
+    if isinstance(ssh_root, dict) and isinstance(pod_root, dict):
+        assert pod_root == {
+            **ssh_root,
+            "source": "default; a probe pod cannot see the kubelet's command line",
+        }
     assert pod == ssh
 
 
@@ -280,8 +289,8 @@ def test_emulator_pod_life_cycle_with_real_kubectl(cluster: Sandbox, tmp_path: P
     manifest = probe_pod_manifest(
         "lifecycle",
         "p1",
-        "readlink /proc/1/ns/user; grep CapEff /proc/self/status; cat /etc/passwd; "
-        "touch /sys/fs/cgroup/x",
+        "readlink /proc/1/ns/user; grep CapEff /proc/self/status; cat /etc/group; "
+        "grep -c kubelet /etc/passwd; touch /sys/fs/cgroup/x",
         [],
         kubelet_root="/var/lib/kubelet",
         image="busybox",
@@ -302,8 +311,9 @@ def test_emulator_pod_life_cycle_with_real_kubectl(cluster: Sandbox, tmp_path: P
     # the node's PID 1 (hostPID), only CAP_SYS_PTRACE, and a read-only cgroup mount
     assert log.startswith("user:[")
     assert "CapEff:\t0000000000080000" in log
-    # its own root (the image), not the node's: /etc holds only what the image has
-    assert "\nroot:x:0:0:root:/root:/bin/sh\n" in log and "kubelet:" not in log
+    # its own root (the image), not the node's: /etc holds only what the image has, and the
+    # node's /etc/passwd (mounted: does the node have a kubelet user?)
+    assert "\nroot:x:0:\n1\n" in log
     assert "Read-only file system" in log
     deleted = kubectl("delete", "pod", "lifecycle")
     assert (deleted.returncode, deleted.stdout) == (0, 'pod "lifecycle" deleted\n')

@@ -26,7 +26,7 @@ from kubectl_userns.checks.idmap import (
     parse_subid_file,
 )
 from kubectl_userns.errors import ProbeError
-from kubectl_userns.probe import load_script
+from kubectl_userns.probe import INCLUDE, load_script
 from kubectl_userns.probe.node_dump import parse_node_dump, parse_subid_line
 from kubectl_userns.probe.pod_dump import parse_pod_dump
 from kubectl_userns.probe.records import parse_records, unescape
@@ -68,12 +68,11 @@ def _escape_with_sed(lines: list[bytes]) -> list[str]:
 
 
 def test_both_probes_escape_alike() -> None:
-    def program(kind: str) -> str:
-        found = re.search(r"^sed_escape\(\) \{\n.*?^\}\n", load_script(kind), re.M | re.S)
-        assert found is not None
-        return found.group(0)
-
-    assert program("inspect") == program("node")
+    # one sed_escape (probe/common.sh), in both scripts as they are sent
+    for kind in ("inspect", "node"):
+        found = re.findall(r"^sed_escape\(\) \{\n", load_script(kind), re.M)
+        assert len(found) == 1, kind
+        assert INCLUDE not in load_script(kind)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -163,6 +162,35 @@ def test_any_node_output_gives_a_dump_or_a_probe_error(text: str) -> None:
             parse_node_dump(body, "n1")
     with pytest.raises(ProbeError):
         parse_records(text + "\nnot the end", "node", "n1")
+
+
+_FIELDS = st.lists(st.text(max_size=20).map(lambda s: s.replace("\t", "").replace("\n", "")))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["kubeletroot", "kubeletproc", "user", "nouser"]), _FIELDS)
+@example("user", ["kubelet", "\u0661", "1"])
+@example("kubeletroot", ["/k", "cmdline", "dir", "-"])
+@example("kubeletproc", ["1", "maybe"])
+def test_the_kubelet_records_are_read_alike_by_both_readers(tag: str, fields: list[str]) -> None:
+    # probe/common.sh's records, in either probe's output: a result, or (node probe only) a
+    # ProbeError; for a pod they are about the node, so a bad one is left out, never raised
+    line = "\t".join([tag, *fields])
+    pod = parse_pod_dump(f"probe\tkubectl-userns\t2\tinspect\n{line}\nend\n", "A", "n1")
+    assert pod.malformed == ()
+    node = f"probe\tkubectl-userns\t2\tnode\nkernel\t6.1\nrootfs\t/k\t-\t-\t-\t-\n{line}\nend\n"
+    try:
+        dump = parse_node_dump(node, "n1")
+    except ProbeError:
+        return
+    if tag == "user":
+        assert dump.kubelet_user == pod.kubelet_user
+    if tag == "kubeletroot":
+        assert pod.kubelet_root is not None
+        assert (pod.kubelet_root.source, pod.kubelet_root.state) == (
+            dump.kubelet_root_source,
+            dump.kubelet_root_state,
+        )
 
 
 _records = st.recursive(

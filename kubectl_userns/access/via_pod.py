@@ -15,9 +15,8 @@ What the probe pod gets, and why (the least that lets the probe see what SSH wou
   ``seccompProfile: RuntimeDefault``, no service-account token.
 * read-only ``hostPath`` mounts at the node's own paths: ``/sys/fs/cgroup`` (the pods' cgroup
   directories; type Directory), the kubelet root (``pods/UID/userns`` records; Directory),
-  ``/etc/subuid`` and ``/etc/subgid`` (the kubelet's ID pool; type File, so a node without them
-  never gets an empty directory created in their place); and an ``emptyDir`` at ``/tmp`` for
-  the probe's stderr.
+  ``/etc/subuid``, ``/etc/subgid`` (the kubelet's ID pool; type File: no empty directory is made
+  in their place), ``/etc/passwd`` (is there a ``kubelet`` user?); an ``emptyDir`` ``/tmp``.
 * ``restartPolicy: Never``, ``activeDeadlineSeconds``, ``terminationGracePeriodSeconds: 0``,
   a toleration of every taint (the probe must reach every node), and the labels
   ``app.kubernetes.io/managed-by=kubectl-userns`` and ``kubectl-userns/run=<id of this run>``,
@@ -176,6 +175,7 @@ def probe_pod_manifest(
             host("kubelet-root", kubelet_root, "Directory"),
             host("subuid", "/etc/subuid", "File"),
             host("subgid", "/etc/subgid", "File"),
+            host("passwd", "/etc/passwd", "File"),
             scratch,
         ]
         mounts = [
@@ -183,6 +183,7 @@ def probe_pod_manifest(
             {"name": "kubelet-root", "mountPath": kubelet_root, "readOnly": True},
             {"name": "subuid", "mountPath": "/etc/subuid", "readOnly": True},
             {"name": "subgid", "mountPath": "/etc/subgid", "readOnly": True},
+            {"name": "passwd", "mountPath": "/etc/passwd", "readOnly": True},
             {"name": "scratch", "mountPath": "/tmp"},
         ]
     context: dict[str, Any]

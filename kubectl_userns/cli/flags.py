@@ -120,16 +120,6 @@ VIA = flag(
     help="How to reach nodes: ssh (default) or pod (a short-lived probe pod on the node, "
     "through the Kubernetes API; for clusters without SSH to the nodes).",
 )
-KUBELET_ROOT = flag(
-    "kubelet_root",
-    str,
-    "/var/lib/kubelet",
-    "--kubelet-root",
-    metavar="DIR",
-    panel=NODE_PANEL,
-    show_default=True,
-    help="The kubelet's root directory on the node.",
-)
 NODE_KUBELET_ROOT = flag(
     "kubelet_root",
     str | None,

@@ -135,7 +135,7 @@ def node_flags(
     *,
     local: bool = True,
     ssh_host: bool = True,
-    kubelet_root: f.Flag = f.KUBELET_ROOT,
+    kubelet_root: f.Flag = f.NODE_KUBELET_ROOT,
     refuse: Mapping[str, str] | None = None,
     requires: tuple[str, str] | None = None,
     target: str = "node",

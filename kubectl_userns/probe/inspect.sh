@@ -1,10 +1,16 @@
 # kubectl-userns inspect probe: read-only, POSIX sh + coreutils (ls, head, tr) and sed.
-# Usage: sh -s -- KUBELET_ROOT POD_UID [POD_UID...]
+# Usage: sh -s -- KUBELET_ROOT|- POD_UID [POD_UID...]  (-: the running kubelet's --root-dir,
+#                                                        else the default, as node.sh does)
 # Records (TAB-separated, every field escaped to printable ASCII, see docs/probe-format.md):
+#   kubeletproc PID ok EXE | PID no REASON       (every process whose comm is kubelet, judged)
+#   kubeletroot DIR SOURCE STATE CMDLINE_ROOT    (the kubelet root read below; as in node.sh)
+#   user      kubelet UID GID | nouser kubelet   (the kubelet user, as the kubelet looks it up)
 #   host      SELF_USERNS PID1_USERNS            (the probe shell's and PID 1's user namespace)
 #   mount     FSTYPE MOUNTPOINT OPTIONS          (cgroup2 and cgroup v1 name=systemd mounts)
-#   subid     uid|gid LINE                       (kubelet's lines of /etc/subuid, /etc/subgid)
-#   getsubids uid|gid OUTPUT                     (getsubids [-g] kubelet, ',' joined; absent: -)
+#   subid     uid|gid LINE                       (kubelet's lines of /etc/subuid, /etc/subgid:
+#                                                 owner kubelet or the kubelet user's UID)
+#   getsubids uid|gid OUTPUT                     (getsubids [-g] kubelet, ',' joined; absent: -;
+#                                                 only with a kubelet user, as the kubelet runs it)
 #   tried     POD_UID PATH                       (cgroup directories looked at for the pod)
 #   poddir    POD_UID PATH                       (the pod's cgroup directory)
 #   proc      POD_UID PID CGROUP_DIR UID GID UID_MAP GID_MAP USERNS COMM (CMDLINE, now empty)
@@ -30,31 +36,13 @@
 set -u
 LC_ALL=C # bytes, not characters, for the shell's patterns, tr and sed
 export LC_ALL
-kroot=$1
+kroot_arg=$1
 shift
 T='	' # one TAB
 NL='
 '
 
-# The sed program that makes every record printable ASCII: each byte other than TAB, newline
-# and space..~ is written as \ooo (octal), and \ as \\ (docs/probe-format.md). Built with
-# printf's own octal escapes, so this text stays plain ASCII; lines without such bytes skip it.
-sed_escape() {
-  _f='/[^]\t -[^-~]/!b\ns/\\\\/\\\\\\\\/g\n'
-  for _a in 0 1 2 3; do
-    for _b in 0 1 2 3 4 5 6 7; do
-      for _c in 0 1 2 3 4 5 6 7; do
-        _n=$((_a * 64 + _b * 8 + _c))
-        if [ "$_n" -ge 1 ] && [ "$_n" -le 8 ] || [ "$_n" -ge 11 ] && [ "$_n" -le 31 ] ||
-          [ "$_n" -ge 127 ]; then
-          _f="${_f}s/\\$_a$_b$_c/\\\\\\\\$_a$_b$_c/g\\n"
-        fi
-      done
-    done
-  done
-  # shellcheck disable=SC2059 # the format is the program: its escapes are the point
-  printf "$_f"
-}
+# include: common.sh
 
 escape=$(sed_escape)
 
@@ -238,6 +226,12 @@ set +f
 
 # --- pass 2: print
 
+# the kubelet, the root it keeps its records in, and its user (common.sh, shared with node.sh)
+kroot='' kl_uid=''
+find_kubelet
+kubelet_root_of "$kroot_arg"
+kubelet_user
+
 ns_of $$
 self_ns=${ns:--}
 ns_of 1
@@ -248,10 +242,16 @@ for kind in uid gid; do
   file=/etc/sub$kind
   if [ -f "$file" ] && [ -r "$file" ]; then
     while IFS= read -r line; do
-      case $line in kubelet:*) clean "$line"; printf 'subid\t%s\t%s\n' "$kind" "$cleaned" ;; esac
+      owner=${line%%:*}
+      if [ "$owner" = kubelet ] || { [ -n "$kl_uid" ] && [ "$owner" = "$kl_uid" ]; }; then
+        clean "$line"
+        printf 'subid\t%s\t%s\n' "$kind" "$cleaned"
+      fi
     done < "$file"
   fi
-  if command -v getsubids >/dev/null 2>&1; then
+  if [ -z "$kl_uid" ]; then
+    : # no kubelet user: the kubelet uses its default pool and never runs getsubids
+  elif command -v getsubids >/dev/null 2>&1; then
     if [ "$kind" = uid ]; then out=$(getsubids kubelet 2>&1)
     else out=$(getsubids -g kubelet 2>&1); fi
     subst "$out" "$T" ' '
@@ -279,7 +279,7 @@ multi_read() {
     _i=$((_i + 1))
     eval "set -- \"\$@\" \"\$mf_$_i\""
   done
-  _cap=$1 _key=
+  _cap=$1 _key='' _f=''
   shift
   { head -v -c "$_cap" -- "$@" 2>/dev/null; echo; } | tr '\0\t' '  ' | {
     _cur=0 _next=1 _bad=

@@ -36,25 +36,7 @@ kroot_arg=$1
 mode=${2:-}
 tab=$(printf '\t')
 
-# The sed program that makes every record printable ASCII: each byte other than TAB, newline
-# and space..~ is written as \ooo (octal), and \ as \\ (docs/probe-format.md). Built with
-# printf's own octal escapes, so this text stays plain ASCII; lines without such bytes skip it.
-sed_escape() {
-  _f='/[^]\t -[^-~]/!b\ns/\\\\/\\\\\\\\/g\n'
-  for _a in 0 1 2 3; do
-    for _b in 0 1 2 3 4 5 6 7; do
-      for _c in 0 1 2 3 4 5 6 7; do
-        _n=$((_a * 64 + _b * 8 + _c))
-        if [ "$_n" -ge 1 ] && [ "$_n" -le 8 ] || [ "$_n" -ge 11 ] && [ "$_n" -le 31 ] ||
-          [ "$_n" -ge 127 ]; then
-          _f="${_f}s/\\$_a$_b$_c/\\\\\\\\$_a$_b$_c/g\\n"
-        fi
-      done
-    done
-  done
-  # shellcheck disable=SC2059 # the format is the program: its escapes are the point
-  printf "$_f"
-}
+# include: common.sh
 
 escape=$(sed_escape)
 
@@ -68,125 +50,10 @@ clean() { # one field: no TAB, no newline
 printf 'whoami\t%s\n' "$(id -u 2>/dev/null || echo -)"
 
 # --- the kubelet ---------------------------------------------------------------------------------
-# Any process can call itself kubelet (comm and cmdline are its own to set), so a process named
-# kubelet is believed only for what a tenant's process cannot fake:
-# - the host user namespace: its uid_map reads as ours (a pod's user namespace maps a sub-range;
-#   only root of the host namespace can write a full map) - world-readable, no ptrace needed;
-# - the host PID namespace: as many NSpid entries as ours (a container's PID namespace adds one);
-# - UID 0: real, effective, saved and filesystem UID;
-# - outside the kubepods cgroups (every pod's processes are inside them; the kubelet is not:
-#   kubernetes pkg/kubelet/cm names pod cgroups under kubepods);
-# - its executable: a regular file named kubelet at that path in our view of the node (the same
-#   device and inode through /proc/PID/exe and through the path), owned by root and writable by
-#   root only - not a binary in a container's root filesystem.
-# Only the first process that passes all of them is the kubelet; its --root-dir and --config (the
-# kubelet's own flags, kubernetes cmd/kubelet/app/options; the root dir is a flag only, not a
-# KubeletConfiguration field) are taken from its command line, pflag style: --flag=value or
-# --flag value, the last one wins.
-field_count() { # the number of whitespace-separated words in $1
-  set -f
-  # shellcheck disable=SC2086 # splitting is the point
-  set -- $1
-  set +f
-  echo $#
-}
-status_line() { # the value of the "$2:" line of status file $1
-  while IFS= read -r line; do
-    case $line in "$2:"*) printf '%s\n' "${line#*:}"; return 0 ;; esac
-  done < "$1"
-  return 1
-}
-self_map=$(cat /proc/self/uid_map 2>/dev/null) || self_map=
-self_nspid=$(status_line /proc/self/status NSpid 2>/dev/null) || self_nspid= # Linux >= 4.1
-[ -z "$self_nspid" ] || self_nspid=$(field_count "$self_nspid")
-kl_pid='' kl_root='' kl_config=''
-for d in /proc/[0-9]*; do
-  comm=
-  read -r comm 2>/dev/null < "$d/comm" || continue
-  [ "$comm" = kubelet ] || continue
-  pid=${d#/proc/}
-  why=
-  map=$(cat "$d/uid_map" 2>/dev/null) || map=
-  uids=$(status_line "$d/status" Uid 2>/dev/null) || uids=
-  nspid=$(status_line "$d/status" NSpid 2>/dev/null) || nspid=
-  cg=$(cat "$d/cgroup" 2>/dev/null) || cg=
-  exe=$(readlink "$d/exe" 2>/dev/null) || exe=
-  if [ -z "$map" ] || [ "$map" != "$self_map" ]; then
-    why="runs in a user namespace of its own (uid_map is not the host's)"
-  elif [ -n "$self_nspid" ] && [ "$(field_count "$nspid")" != "$self_nspid" ]; then
-    why="runs in a PID namespace of its own"
-  elif [ "$(printf '%s' "$uids" | tr -s ' \t' '  ')" != " 0 0 0 0" ]; then
-    why="does not run as UID 0 (Uid:$(printf '%s' "$uids" | tr '\t' ' '))"
-  else
-    case $cg in
-      *kubepods*) why="runs in a pod's cgroup (kubepods)" ;;
-    esac
-  fi
-  if [ -z "$why" ]; then
-    if [ -z "$exe" ]; then
-      why="its executable cannot be read (needs root with CAP_SYS_PTRACE)"
-    elif [ "${exe##*/}" != kubelet ]; then
-      why="its executable is $(clean "$exe"), not a kubelet binary"
-    else
-      via=$(stat -L -c '%d:%i:%u:%a:%F' "$d/exe" 2>/dev/null) || via=
-      at=$(stat -L -c '%d:%i:%u:%a:%F' "$exe" 2>/dev/null) || at=
-      exe_mode=${via#*:*:*:}
-      exe_mode=${exe_mode%%:*}
-      if [ -z "$via" ] || [ "$via" != "$at" ]; then
-        why="its executable $(clean "$exe") is not that file on the node (a container's binary?)"
-      elif [ "${via##*:}" != "regular file" ]; then
-        why="its executable $(clean "$exe") is not a regular file"
-      elif [ "$(printf '%s' "$via" | cut -d: -f3)" != 0 ]; then
-        why="its executable $(clean "$exe") is not owned by root"
-      elif [ $((0$exe_mode & 022)) -ne 0 ]; then
-        why="its executable $(clean "$exe") is writable by others than root (mode $exe_mode)"
-      fi
-    fi
-  fi
-  if [ -n "$why" ] || [ -n "$kl_pid" ]; then
-    [ -n "$why" ] || why="a second kubelet; the first one found is used"
-    printf 'kubeletproc\t%s\tno\t%s\n' "$pid" "$why"
-    continue
-  fi
-  args=$(tr '\0' '\n' 2>/dev/null < "$d/cmdline") || args=
-  printf 'kubeletproc\t%s\tok\t%s\n' "$pid" "$(clean "$exe")"
-  kl_pid=$pid
-  want=
-  old_ifs=$IFS
-  IFS='
-'
-  set -f
-  for a in $args; do
-    printf 'kubeletarg\t%s\t%s\n' "$pid" "$(clean "$a")"
-    case $want in
-      root) kl_root=$a want= ; continue ;;
-      config) kl_config=$a want= ; continue ;;
-    esac
-    case $a in
-      --root-dir=*) kl_root=${a#--root-dir=} ;;
-      --root-dir) want=root ;;
-      --config=*) kl_config=${a#--config=} ;;
-      --config) want=config ;;
-    esac
-  done
-  set +f
-  IFS=$old_ifs
-  if [ -n "$kl_config" ]; then # a relative path is the kubelet's, from its working directory
-    case $kl_config in
-      /*) ;;
-      *) kl_config="$(readlink "$d/cwd" 2>/dev/null || echo /)/$kl_config" ;;
-    esac
-  fi
-done
-if [ "$kroot_arg" != - ]; then
-  kroot=$kroot_arg source=flag
-elif [ -n "$kl_root" ]; then
-  kroot=$kl_root source=cmdline
-else
-  kroot=/var/lib/kubelet source=default # cmd/kubelet/app/options: --root-dir's default
-fi
-if [ -d "$kroot" ]; then kstate=dir; elif [ -e "$kroot" ]; then kstate=notdir; else kstate=missing; fi
-printf 'kubeletroot\t%s\t%s\t%s\t%s\n' "$(clean "$kroot")" "$source" "$kstate" "$(clean "${kl_root:--}")"
+# the process that is the kubelet, its arguments, and the kubelet root (common.sh)
+kroot='' kstate='' kl_config=''
+find_kubelet args
+kubelet_root_of "$kroot_arg"
 printf 'kernel\t%s\n' "$(uname -r)"
 # cat, not read: a sysctl file answers only a read at offset 0, and dash reads byte by byte
 v=$(cat /proc/sys/user/max_user_namespaces 2>/dev/null) || v=-
@@ -213,20 +80,7 @@ statfs=$(stat -f -c %T "$kroot" 2>/dev/null) || statfs=-
 printf 'rootfs\t%s\t%s\t%s\t%s\t%s\n' "$(clean "$kroot")" "$(clean "${best:--}")" "$bestfs" \
   "$(clean "$bestsrc")" "$statfs"
 
-pw=$(getent passwd kubelet 2>/dev/null </dev/null) || pw=
-if [ -z "$pw" ] && [ -r /etc/passwd ]; then
-  while IFS= read -r line; do
-    case $line in kubelet:*) pw=$line ;; esac
-  done < /etc/passwd
-fi
-if [ -n "$pw" ]; then
-  IFS=: read -r _n _x pw_uid pw_gid _rest <<EOF
-$pw
-EOF
-  printf 'user\tkubelet\t%s\t%s\n' "$pw_uid" "$pw_gid"
-else
-  printf 'nouser\tkubelet\n'
-fi
+kubelet_user
 
 for kind in uid gid; do
   file=/etc/sub$kind

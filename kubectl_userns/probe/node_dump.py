@@ -11,6 +11,12 @@ import binascii
 from dataclasses import dataclass
 
 from kubectl_userns.errors import ProbeError
+from kubectl_userns.probe.kubelet_records import (
+    KubeletProcess,
+    kubelet_process,
+    kubelet_root,
+    kubelet_user,
+)
 from kubectl_userns.probe.records import Record, parse_records
 
 
@@ -52,15 +58,6 @@ class SkippedBinary:
     name: str
     path: str
     reason: str
-
-
-@dataclass(frozen=True)
-class KubeletProcess:
-    """A process whose comm is ``kubelet``, and whether the probe took it for the kubelet."""
-
-    pid: int
-    accepted: bool
-    detail: str  # accepted: its executable; else why it is not believed
 
 
 @dataclass(frozen=True)
@@ -215,8 +212,10 @@ def parse_node_dump(text: str, node: str) -> NodeDump:
             root_fields = [None if v == "-" else v for v in f[1:5]]
             root_seen = True
         elif tag == "user":
-            f = _need(rec, 3, node)
-            user = (_int(f[1], rec, node), _int(f[2], rec, node))
+            try:
+                user = kubelet_user(rec.fields)
+            except ValueError as exc:
+                raise _bad(rec, node, str(exc)) from None
         elif tag == "subidfile":
             f = _need(rec, 2, node)
             files[f[0]] = f[1]
@@ -238,19 +237,19 @@ def parse_node_dump(text: str, node: str) -> NodeDump:
             f = _need(rec, 3, node)
             settings.append(RuntimeSetting(f[0], f[1], f[2]))
         elif tag == "kubeletproc":
-            f = _need(rec, 2, node)
-            if f[1] not in ("ok", "no"):
-                raise _bad(rec, node, f"{f[1]!r} is neither ok nor no")
-            procs.append(KubeletProcess(_int(f[0], rec, node), f[1] == "ok", rec.field(2)))
+            try:
+                procs.append(kubelet_process(rec.fields))
+            except ValueError as exc:
+                raise _bad(rec, node, str(exc)) from None
         elif tag == "kubeletarg":
             f = _need(rec, 1, node)
             args.append(rec.field(1))
         elif tag == "kubeletroot":
-            f = _need(rec, 4, node)
-            known = f[1] in ("flag", "cmdline", "default") and f[2] in ("dir", "missing", "notdir")
-            if not known:
-                raise _bad(rec, node, "unknown source or state of the kubelet root")
-            root_info = (f[1], f[2], None if f[3] == "-" else f[3])
+            try:
+                found = kubelet_root(rec.fields)
+            except ValueError as exc:
+                raise _bad(rec, node, str(exc)) from None
+            root_info = (found.source, found.state, found.cmdline_root)
         elif tag == "kubeletconfigbad":
             f = _need(rec, 2, node)
             config_path, config_problem = f[0], f[1]

@@ -14,6 +14,13 @@ from kubectl_userns.checks.idmap import (
     parse_kubelet_record,
     parse_subid_file,
 )
+from kubectl_userns.probe.kubelet_records import (
+    KubeletProcess,
+    KubeletRoot,
+    kubelet_process,
+    kubelet_root,
+    kubelet_user,
+)
 from kubectl_userns.probe.records import parse_records
 
 
@@ -65,6 +72,14 @@ class PodDump:
     # records about this pod that could not be read (what and why): the pod cannot be judged,
     # and nothing else is affected
     malformed: tuple[str, ...] = ()
+    # the kubelet as the probe found it (probe/common.sh, as verify-node finds it): the root
+    # its records were read from (None: not said), the processes called kubelet, its user
+    kubelet_root: KubeletRoot | None = None
+    kubelet_processes: tuple[KubeletProcess, ...] = ()
+    kubelet_user: tuple[int, int] | None = None
+    # whether the node has a kubelet user; without one the kubelet uses its default pool and
+    # the subid lines are not its (kubernetes pkg/kubelet/kubelet_pods.go getKubeletMappings)
+    has_kubelet_user: bool = True
 
 
 class _Malformed(ValueError):
@@ -111,6 +126,12 @@ def _process(f: tuple[str, ...]) -> ProcessInfo:
     )
 
 
+def _owned(lines: list[str], user: tuple[int, int] | None) -> list[SubIdRange]:
+    """The kubelet's ranges among subid lines: owner kubelet, or the kubelet user's UID."""
+    owner_id = user[0] if user is not None else None
+    return [r for line in lines for r in parse_subid_file(line, owner_id=owner_id)]
+
+
 def _record(lines: list[str] | None) -> tuple[KubeletUsernsRecord | None, str]:
     if lines is None:
         return None, ""
@@ -129,7 +150,11 @@ def parse_pod_dump(text: str, uid: str, node: str) -> PodDump:
     records = parse_records(text, "inspect", node)
     host, pid1 = "-", "-"
     mounts: list[tuple[str, str]] = []
-    subid: dict[str, list[SubIdRange]] = {"uid": [], "gid": []}
+    subid_lines: dict[str, list[str]] = {"uid": [], "gid": []}
+    root: KubeletRoot | None = None
+    kubelets: list[KubeletProcess] = []
+    user: tuple[int, int] | None = None
+    has_user = True
     getsubids: dict[str, tuple[SubIdRange, ...] | None] = {"uid": None, "gid": None}
     pod_dir: str | None = None
     tried: list[str] = []
@@ -148,8 +173,20 @@ def parse_pod_dump(text: str, uid: str, node: str) -> PodDump:
                 host, pid1 = f[0], f[1]
             elif rec.tag == "mount" and len(f) >= 2:
                 mounts.append((f[0], f[1]))
-            elif rec.tag == "subid" and len(f) >= 2 and f[0] in subid:
-                subid[f[0]] += parse_subid_file(f[1])
+            elif rec.tag == "subid" and len(f) >= 2 and f[0] in subid_lines:
+                subid_lines[f[0]].append(f[1])
+            elif rec.tag in ("kubeletroot", "kubeletproc", "user", "nouser"):
+                # about the node, not one pod: an unreadable one is left out (verify-node
+                # reports the node)
+                with contextlib.suppress(ValueError):
+                    if rec.tag == "kubeletroot":
+                        root = kubelet_root(f)
+                    elif rec.tag == "kubeletproc":
+                        kubelets.append(kubelet_process(f))
+                    elif rec.tag == "user":
+                        user, has_user = kubelet_user(f), True
+                    else:
+                        user, has_user = None, False
             elif rec.tag == "getsubids" and len(f) >= 2 and f[0] in getsubids:
                 getsubids[f[0]] = (
                     None if f[1] == "-" else tuple(parse_getsubids(f[1].replace(",", "\n")))
@@ -189,8 +226,8 @@ def parse_pod_dump(text: str, uid: str, node: str) -> PodDump:
         host_userns=host,
         pid1_userns=pid1,
         cgroup_mounts=tuple(mounts),
-        subuid=tuple(subid["uid"]),
-        subgid=tuple(subid["gid"]),
+        subuid=tuple(_owned(subid_lines["uid"], user)),
+        subgid=tuple(_owned(subid_lines["gid"], user)),
         getsubids_uid=getsubids["uid"],
         getsubids_gid=getsubids["gid"],
         pod_dir=pod_dir,
@@ -205,4 +242,8 @@ def parse_pod_dump(text: str, uid: str, node: str) -> PodDump:
         other_records=others,
         other_pods=tuple(other_pods),
         malformed=tuple(malformed),
+        kubelet_root=root,
+        kubelet_processes=tuple(kubelets),
+        kubelet_user=user,
+        has_kubelet_user=has_user,
     )

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kubectl_userns.checks.idmap import parse_subid_file
 from kubectl_userns.sandbox.container import container_argv, qos_class
 from kubectl_userns.sandbox.node import NodeState, wait_child
 from kubectl_userns.sandbox.objects import pod_ip_for
@@ -41,9 +40,11 @@ from kubectl_userns.sandbox.pods import (
     PAUSE_UID,
     conmon_cgroup,
     container_cgroup,
+    kubelet_pool,
     move_process,
     new_container_id,
     pod_cgroup,
+    pool_slots,
     recorded_slots,
     start_process,
     write_kubelet_record,
@@ -142,11 +143,9 @@ def allocate_slot(store: ObjectStore, node: NodeState, length: int) -> int | Non
     The real kubelet picks a random free slot (pkg/kubelet/userns/userns_manager.go
     allocateOne); the sandbox picks deterministically, as Sandbox._free_slot does.
     """
-    pools = parse_subid_file(node.subuid or "") or parse_subid_file("kubelet:65536:7208960\n")
-    pool = pools[0]
+    pool = kubelet_pool(node, length)
     used = set(recorded_slots(node)) | set(_sandbox_slots(store, node.name))
-    first = -(-pool.start // length) * length
-    for slot in reversed(range(first, pool.end - length + 1, length)):
+    for slot in pool_slots(pool, length):
         if not any(abs(slot - u) < length for u in used):
             return slot
     return None

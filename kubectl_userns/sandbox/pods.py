@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from kubectl_userns.checks.idmap import parse_subid_file
+from kubectl_userns.checks.idmap import SubIdRange, parse_subid_file
 from kubectl_userns.errors import SandboxError
 from kubectl_userns.sandbox.node import NodeState, wait_child
 
@@ -259,6 +259,29 @@ def processes_command(processes: int, churn: bool) -> list[str]:
     return ["sh", "-c", f"{children} exec sleep infinity"]
 
 
+def kubelet_pool(node: NodeState, length: int) -> SubIdRange:
+    """The pool the node's kubelet allocates from, found as the kubelet finds it (kubernetes
+    pkg/kubelet/kubelet_pods.go getKubeletMappings): no ``kubelet`` user in the node's
+    /etc/passwd - the default pool, from ``idsPerPod`` to 2^32, whatever /etc/subuid says;
+    else its subuid range."""
+    try:
+        passwd = (Path(node.dir) / "etc.upper" / "passwd").read_text()
+    except OSError:
+        passwd = ""
+    if not any(line.startswith("kubelet:") for line in passwd.splitlines()):
+        return SubIdRange(length, 2**32 - length)
+    pools = parse_subid_file(node.subuid or DEFAULT_POOL)
+    return pools[0] if pools else parse_subid_file(DEFAULT_POOL)[0]
+
+
+def pool_slots(pool: SubIdRange, length: int) -> range:
+    """The pool's slots, highest first; never one that ends at host ID 4294967295, which the
+    kernel refuses in a uid_map (the kubelet's default pool has it: kubernetes#139916)."""
+    first = -(-pool.start // length) * length
+    end = min(pool.end, 2**32 - 1)
+    return range(end - length - (end - length - first) % length, first - 1, -length)
+
+
 def free_slot(node: NodeState, pods: Iterable[PodState], length: int) -> int:
     """The highest ID slot of the node's pool that no pod of the node holds.
 
@@ -266,8 +289,7 @@ def free_slot(node: NodeState, pods: Iterable[PodState], length: int) -> int:
     from the low slots tests name on purpose (to make overlaps). The kubelet records on the
     node count too: pods created through the API are run by the API emulator's kubelet.
     """
-    pools = parse_subid_file(node.subuid or DEFAULT_POOL)
-    pool = pools[0] if pools else parse_subid_file(DEFAULT_POOL)[0]
+    pool = kubelet_pool(node, length)
     used = {
         slot
         for p in pods
@@ -275,8 +297,7 @@ def free_slot(node: NodeState, pods: Iterable[PodState], length: int) -> int:
         for slot in [*p.slots, *([p.host_id] if p.host_id is not None else [])]
     }
     used |= set(recorded_slots(node))  # pods the API emulator's kubelet runs
-    first = -(-pool.start // length) * length
-    for slot in reversed(range(first, pool.end - length + 1, length)):
+    for slot in pool_slots(pool, length):
         if not any(abs(slot - u) < length for u in used):
             return slot
     raise SandboxError(f"node {node.name} has no free ID slot left.")

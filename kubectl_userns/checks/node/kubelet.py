@@ -3,6 +3,13 @@
 
 from __future__ import annotations
 
+from kubectl_userns.checks.kubelet_root import (
+    DEFAULT_ROOT,
+    ROOT_HINT,
+    missing_root,
+    root_source,
+    running_root,
+)
 from kubectl_userns.checks.node.catalogue import (
     API,
     FAIL,
@@ -15,9 +22,9 @@ from kubectl_userns.checks.node.catalogue import (
     register,
 )
 from kubectl_userns.checks.node.facts import UNIT, Context, Version, show_minor
+from kubectl_userns.probe.kubelet_records import KubeletRoot
 
 KEP = "KEP-127 (kubernetes/enhancements keps/sig-node/127-user-namespaces)"
-DEFAULT_ROOT = "/var/lib/kubelet"
 
 # --- the feature's timeline (userns-facts.md, section 1) --------------------------------------
 
@@ -295,10 +302,8 @@ def ids_per_pod(ctx: Context) -> Check:
     return Check("ids-per-pod", PASS, f"userNamespaces.idsPerPod={configured}", expected, src)
 
 
-# kubernetes cmd/kubelet/app/options/options.go: --root-dir, default /var/lib/kubelet; it is no
-# field of the KubeletConfiguration (kubernetes/kubelet config/v1beta1/types.go), so /configz
-# never names it - only the running kubelet's command line does
-ROOT_HINT = "k0s: /var/lib/k0s/kubelet, microk8s: /var/snap/microk8s/common/var/lib/kubelet"
+# the kubelet root's words (DEFAULT_ROOT, ROOT_HINT, ...) are checks/kubelet_root.py's, the same
+# for inspect and audit
 
 
 @register(
@@ -349,26 +354,21 @@ def kubelet_process(ctx: Context) -> Check:
 )
 def kubelet_root(ctx: Context) -> Check:
     dump = ctx.node
-    root, source, state = dump.kubelet_root, dump.kubelet_root_source, dump.kubelet_root_state
-    running = dump.kubelet_cmdline_root
+    found = KubeletRoot(
+        dump.kubelet_root,
+        dump.kubelet_root_source,
+        dump.kubelet_root_state,
+        dump.kubelet_cmdline_root,
+    )
     kubelet_found = dump.kubelet_pid is not None
     expected = "the kubelet's root directory"
-    where = {
-        "flag": "--kubelet-root",
-        "cmdline": "the running kubelet's --root-dir",
-        "default": "default; the kubelet has no --root-dir"
-        if kubelet_found
-        else "default; no running kubelet found",
-    }[source]
-    actual = running or (DEFAULT_ROOT if kubelet_found else None)
-    if state != "dir":
-        what = "does not exist" if state == "missing" else "is not a directory"
-        if source == "flag" and actual and actual != root:
-            fix = f"rerun with --kubelet-root {actual} (the running kubelet's root)"
-        else:
-            fix = f"rerun with --kubelet-root DIR, the kubelet's --root-dir ({ROOT_HINT})"
-        return Check("kubelet-root", WARN, f"{root} ({where}) {what}", expected, NODE, fix)
-    if source == "flag" and actual and actual.rstrip("/") != root.rstrip("/"):
+    where = root_source(found.source, kubelet_found)
+    actual = running_root(found, kubelet_found)
+    if found.state != "dir":
+        what, fix = missing_root(found, kubelet_found)
+        return Check("kubelet-root", WARN, what, expected, NODE, fix)
+    root = found.path
+    if found.source == "flag" and actual and actual.rstrip("/") != root.rstrip("/"):
         return Check(
             "kubelet-root",
             WARN,

@@ -207,11 +207,16 @@ def default_pool(ids_per_pod: int) -> SubIdRange:
 
 
 def pool_of(dump: PodDump, ids_per_pod: int) -> tuple[list[SubIdRange], str]:
-    """The kubelet's pool as the node tells it (getsubids, else /etc/subuid, else default)."""
+    """The kubelet's pool as the kubelet finds it: without a ``kubelet`` user its default pool,
+    whatever /etc/subuid says; else ``getsubids kubelet``, else /etc/subuid (kubernetes
+    pkg/kubelet/kubelet_pods.go getKubeletMappings; verify-node's kubelet_pool alike)."""
+    if not dump.has_kubelet_user:
+        unused = " and its kubelet lines in /etc/subuid are not used" if dump.subuid else ""
+        return [default_pool(ids_per_pod)], f"the kubelet's default pool (no kubelet user{unused})"
     pools = list(dump.getsubids_uid or ()) or list(dump.subuid)
     source = "getsubids kubelet" if dump.getsubids_uid else "/etc/subuid"
     if not pools:
-        pools, source = [default_pool(ids_per_pod)], "the kubelet's default pool (no kubelet user)"
+        pools, source = [default_pool(ids_per_pod)], "the kubelet's default pool (no kubelet range)"
     return pools, source
 
 

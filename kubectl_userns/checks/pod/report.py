@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_userns.checks.idmap import format_id_map, is_host_map
+from kubectl_userns.checks.kubelet_root import root_source
 from kubectl_userns.checks.pod import rules  # noqa: F401  (registers the checks)
 from kubectl_userns.checks.pod.catalogue import FAIL, PASS, WARN, PodView, run_checks
 from kubectl_userns.checks.pod.facts import (
@@ -82,6 +83,7 @@ def build_report(
         },
         "idsPerPod": ids_per_pod,
         "idsPerPodSource": ids_source,
+        "kubeletRoot": _kubelet_root(dump),
         "hostUserNamespace": dump.host_userns,
         "podCgroup": dump.pod_dir,
         "mapping": {
@@ -97,6 +99,19 @@ def build_report(
             "failed": failed,
             "warnings": warned,
         },
+    }
+
+
+def _kubelet_root(dump: PodDump) -> dict[str, Any] | None:
+    """Where the pod's kubelet record was read: the root and where it came from."""
+    root = dump.kubelet_root
+    if root is None:
+        return None
+    found = any(p.accepted for p in dump.kubelet_processes)
+    return {
+        "path": root.path,
+        "source": root_source(root.source, found),
+        "exists": root.state == "dir",
     }
 
 

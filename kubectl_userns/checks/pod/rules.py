@@ -7,6 +7,7 @@ document a rule rests on; userns-facts.md holds the longer story of each.
 from __future__ import annotations
 
 from kubectl_userns.checks.idmap import MAX_ID, IdMapping, format_id_map, ranges_overlap
+from kubectl_userns.checks.kubelet_root import missing_root
 from kubectl_userns.checks.pod.catalogue import (
     FAIL,
     HOST,
@@ -194,7 +195,8 @@ def _ids_in_range(view: PodView) -> Result:
 @check(
     "kubelet-record",
     pods=USERNS,
-    reads="`<kubelet root>/pods/<kubelet UID>/userns`; uid_map of the pod's user namespace",
+    reads="`<kubelet root>/pods/<kubelet UID>/userns` (the root: --kubelet-root, else the "
+    "running kubelet's --root-dir, else /var/lib/kubelet); uid_map of the pod's user namespace",
     rule="the pod runs with the mapping the kubelet recorded (a static pod's record is under "
     "its config hash)",
     source=f"{USERNS_MANAGER} (record file); kubernetes pkg/kubelet/config/common.go (static "
@@ -202,9 +204,16 @@ def _ids_in_range(view: PodView) -> Result:
 )
 def _record(view: PodView) -> Result:
     dump, mapping = view.dump, view.pod_map
+    root = dump.kubelet_root
+    if dump.record is None and root is not None and root.state != "dir":
+        # the root was taken as verify-node takes it, and worded as its kubelet-root check does
+        what, fix = missing_root(root, any(p.accepted for p in dump.kubelet_processes))
+        return WARN, f"no record to compare: the kubelet root {what}; {fix}"
     if dump.record is None:
+        where = f" in {root.path}" if root is not None else ""
         return WARN, (
-            f"the kubelet's userns record of this pod is {dump.record_problem}; cannot compare"
+            f"the kubelet's userns record of this pod{where} is {dump.record_problem}; "
+            "cannot compare"
         )
     recorded = dump.record.uid_mappings
     if recorded != mapping or dump.record.gid_mappings != recorded:
@@ -218,8 +227,10 @@ def _record(view: PodView) -> Result:
 @check(
     "subid-pool",
     pods=USERNS,
-    reads="getsubids kubelet, else /etc/subuid; uid_map of the pod's user namespace",
-    rule="the pod's range lies inside the kubelet's pool",
+    reads="the kubelet user; getsubids kubelet, else /etc/subuid; uid_map of the pod's user "
+    "namespace",
+    rule="the pod's range lies inside the kubelet's pool (without a kubelet user its default "
+    "pool, whatever /etc/subuid says)",
     source="kubernetes pkg/kubelet/kubelet_pods.go getKubeletMappings",
 )
 def _pool(view: PodView) -> Result:

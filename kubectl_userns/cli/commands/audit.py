@@ -306,7 +306,8 @@ def _audit_node(
         runner = opener(node, address)
         try:
             uids = [probe_uid(pod_facts(p)) for p in pods]
-            output = runner.run(load_script("inspect"), [access.kubelet_root, *uids])
+            root = access.probe_root(sees_node=needs_address)  # False: a probe pod
+            output = runner.run(load_script("inspect"), [root, *uids])
         finally:
             runner.close()
         if output.exit_status != 0:

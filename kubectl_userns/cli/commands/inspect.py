@@ -229,7 +229,8 @@ def run_inspect(
         connecting.join()
         if failure:
             raise failure[0]
-        output = runner.run(load_script("inspect"), [access.kubelet_root, uid])
+        root = access.probe_root(sees_node=pod_access is None)
+        output = runner.run(load_script("inspect"), [root, uid])
     finally:
         runner.close()
     if output.exit_status != 0:

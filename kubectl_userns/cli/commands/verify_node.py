@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from kubectl_userns.access.via_pod import PodAccessOptions
-from kubectl_userns.cli import flags
 from kubectl_userns.cli.flagsets import (
     API_FLAGS_NO_NAMESPACE,
     OUTPUT_FLAGS,
@@ -63,7 +62,7 @@ EPILOG = """Examples:
 
 @with_flags(
     OUTPUT_FLAGS,
-    node_flags(kubelet_root=flags.NODE_KUBELET_ROOT, target="node_access"),
+    node_flags(target="node_access"),
     API_FLAGS_NO_NAMESPACE,
 )
 def verify_node(
@@ -209,7 +208,7 @@ def run_verify_node(
             node_error = connect_error[0]
         if runner is not None and node_error is None:
             # "-": the probe finds the root on the running kubelet's command line
-            root_arg = access.kubelet_root if access.kubelet_root_given else "-"
+            root_arg = access.probe_root()
             args = [root_arg, *(["probe"] if probe else [])]
             try:
                 output = runner.run(load_script("node"), args)
