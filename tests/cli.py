@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import typer.main
+import typer.testing
 from typer.testing import CliRunner
 
 from kubectl_userns.cli.app import PROG, app
@@ -23,6 +25,17 @@ class Run:
     stdout: str
     stderr: str
     exit_code: int
+
+
+# The console script builds the click command from the Typer app once per process (typer's
+# Typer.__call__); typer's CliRunner builds it again on every invoke (typer/testing.py), which
+# evaluates every command's annotations and makes fresh pydantic adapters for its flags: ~35 ms
+# of CPU per call, over 500 calls a run. Tests build it once per process, as the program does.
+assert hasattr(typer.testing, "_get_command"), "typer's CliRunner no longer uses _get_command"
+_COMMAND = typer.main.get_command(app)
+typer.testing._get_command = lambda typer_app: (
+    _COMMAND if typer_app is app else typer.main.get_command(typer_app)
+)
 
 
 def run_cli(args: Sequence[str], env: Mapping[str, str] | None = None) -> Run:
