@@ -1,27 +1,22 @@
 """The sandbox cluster: API emulator + nodes + pods, with a state file so ``down`` works from
-any process and leaves nothing behind."""
+any process and leaves nothing behind (start and stop: :mod:`.lifecycle`)."""
 
 from __future__ import annotations
 
 import json
 import os
-import random
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
 
 from kubectl_userns.errors import SandboxError
-from kubectl_userns.sandbox.api.server import start_apiserver, stop_apiserver
-from kubectl_userns.sandbox.kubeconfig import write_kubeconfig
+from kubectl_userns.sandbox.lifecycle import new_state, start_control_plane, stop
+from kubectl_userns.sandbox.lifecycle import require_root as require_root
 from kubectl_userns.sandbox.node import (
-    CGROUP2_HOST,
-    SYSTEMD_V1_HOST,
     NodeState,
     free_port,
     prepare_node_dir,
     start_node,
-    wait_gone,
     write_ssh_files,
 )
 from kubectl_userns.sandbox.node import start_sshd as _start_sshd
@@ -44,33 +39,13 @@ from kubectl_userns.sandbox.pods import (
     spawn,
 )
 from kubectl_userns.sandbox.runtime import Situation, new_pod_state, situate_pod, start_pod
-from kubectl_userns.sandbox.statedir import (
-    ID_FILE,
-    STATE_FILE,
-    CorruptStateError,
-    cgroup_roots,
-    down_by_id,
-    in_sandbox_cgroup,
-    kill_if_ours,
-    make_state_dir,
-    read_state,
-    valid_id,
-    write_private,
-)
+from kubectl_userns.sandbox.statedir import STATE_FILE, CorruptStateError, read_state
 from kubectl_userns.sandbox.store import ObjectStore
 
 DEFAULT_STATE_DIR = Path("/tmp/kubectl-userns-sandbox")
 CRIO_AUTO_USERNS_FIRST = 2147483648  # CRI-O userns-mode auto: containers/storage's range
 TESTPOD_UID = "e33ed7f7-0c89-42a5-9956-94a0a1761b23"
 KUBELET_CGROUP = "system.slice/kubelet.service"  # the kubelet's unit, outside kubepods
-
-
-def require_root() -> None:
-    if os.geteuid() != 0:
-        raise SandboxError(
-            "the sandbox needs root (it creates namespaces, cgroups and uid maps, as a kubelet "
-            "does); run it with sudo."
-        )
 
 
 class Sandbox:
@@ -91,53 +66,12 @@ class Sandbox:
 
     @classmethod
     def create(cls, state_dir: Path) -> Sandbox:
-        require_root()
-        resolved = Path(os.path.abspath(state_dir)).resolve()
-        if str(resolved).startswith("/run/") or str(resolved).startswith("/etc/"):
-            raise SandboxError(f"the sandbox state dir {resolved} cannot be under /run or /etc.")
-        state_dir = make_state_dir(state_dir)  # 0700, the caller's, nobody else can write
-        if (state_dir / STATE_FILE).exists() or (state_dir / ID_FILE).exists():
-            raise SandboxError(
-                f"a sandbox already runs from {state_dir}; stop it with "
-                "'kubectl userns sandbox down' first."
-            )
-        sandbox_id = uuid.uuid4().hex[:8]
-        rng = random.Random(sandbox_id)
-        roots = cgroup_roots(sandbox_id, [CGROUP2_HOST, SYSTEMD_V1_HOST])
-        # the id first: a down after a crash at any later point finds the cgroups by it
-        write_private(state_dir / ID_FILE, sandbox_id)
-        data: dict[str, Any] = {
-            "id": sandbox_id,
-            "cgroup_roots": [str(root) for root in roots],
-            "address_prefix": f"127.{rng.randint(20, 250)}.{rng.randint(1, 250)}",
-            "nodes": {},
-            "pods": {},
-        }
+        """A new sandbox with its API emulator and SSH key, and no node yet."""
+        state_dir, data = new_state(state_dir)
         sandbox = cls(state_dir, data)
         sandbox.save()  # from here on, down() can clean up whatever follows
         try:
-            api = start_apiserver(state_dir, state_dir / "api", cgroup=roots[0] / "apiserver")
-            data["api"] = {"url": api.url, "ca": str(api.ca_path), "pid": api.pid}
-            write_kubeconfig(
-                state_dir / "kubeconfig", server=api.url, ca_path=api.ca_path, token=api.token
-            )
-            ssh = state_dir / "ssh"
-            ssh.mkdir(mode=0o700, exist_ok=True)
-            subprocess.run(
-                [
-                    "ssh-keygen",
-                    "-q",
-                    "-t",
-                    "ed25519",
-                    "-N",
-                    "",
-                    "-C",
-                    "kubectl-userns-sandbox",
-                    "-f",
-                    str(ssh / "id_ed25519"),
-                ],
-                check=True,
-            )
+            start_control_plane(state_dir, data)
             sandbox.save()
         except BaseException:
             sandbox.down()
@@ -161,22 +95,9 @@ class Sandbox:
         os.replace(tmp, self.state_dir / STATE_FILE)
 
     def down(self) -> None:
-        """Kill every process, remove every cgroup and file the sandbox made. Idempotent.
-
-        Only what is provably the sandbox's is touched (see :mod:`.statedir`): a PID of the
-        state file is signalled only when it sits in the sandbox's own cgroup tree, and the
-        trees removed are the ones named after the sandbox's id, whatever the file says.
-        """
-        sandbox_id = valid_id(self.data.get("id"))
-        for node in self.nodes.values():
-            for pid in (node.init_pid, node.unshare_pid):
-                kill_if_ours(pid, sandbox_id)
-        api = self.data.get("api")
-        if isinstance(api, dict) and in_sandbox_cgroup(api.get("pid"), sandbox_id):
-            stop_apiserver(int(api["pid"]))
-        for node in self.nodes.values():
-            wait_gone(node.init_pid)
-        down_by_id(self.state_dir, sandbox_id)
+        """Kill every process, remove every cgroup and file the sandbox made. Idempotent; see
+        :func:`~kubectl_userns.sandbox.lifecycle.stop`."""
+        stop(self.state_dir, self.data, list(self.nodes.values()))
 
     # --- environment ------------------------------------------------------------------------
 

@@ -139,11 +139,14 @@ def in_sandbox_cgroup(pid: object, sandbox_id: str) -> bool:
     return False
 
 
-def kill_if_ours(pid: object, sandbox_id: str) -> None:
-    """SIGKILL ``pid`` only when it is proven to be the sandbox's (see ``in_sandbox_cgroup``)."""
+def kill_if_ours(pid: object, sandbox_id: str) -> bool:
+    """SIGKILL ``pid`` only when it is proven to be the sandbox's (see ``in_sandbox_cgroup``);
+    whether it was signalled."""
     if isinstance(pid, int) and in_sandbox_cgroup(pid, sandbox_id):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+            return True
+    return False
 
 
 class CorruptStateError(SandboxError):
