@@ -339,15 +339,27 @@ def _probe_processes(node_pid: int) -> list[str]:
 def test_ctrl_c_deletes_the_probe_pod(cluster: Sandbox, no_leftovers: None) -> None:
     import signal
     import sys
+    import threading
     import time
+
+    from kubectl_userns.sandbox.node import node_exec
 
     cluster.add_node("stuck")
     cluster.add_pod("slow", node="stuck")
-    # another pod's kubelet record is a FIFO nobody writes: the probe blocks reading it
-    node_pid = cluster.nodes["stuck"].init_pid
-    record_dir = Path(cluster.nodes["stuck"].dir) / "kubelet" / "pods" / "0000-fifo"
-    record_dir.mkdir(parents=True)
-    os.mkfifo(record_dir / "userns")
+    node = cluster.nodes["stuck"]
+    # the node's getsubids never answers (as with an NSS subid source that hangs): it reads a
+    # FIFO in the kubelet root, which the probe pod mounts; nobody writes to it
+    fifo = Path(node.dir) / "kubelet" / "getsubids.fifo"
+    os.mkfifo(fifo, 0o600)
+    hanging = Path(node.dir) / "getsubids-hangs"
+    hanging.write_text(f"#!/bin/sh\nread -r answer < {node.kubelet_root}/getsubids.fifo\n")
+    hanging.chmod(0o755)
+    node_exec(node, ["mount", "--bind", str(hanging), "/usr/bin/getsubids"])
+    # the event waited for: the probe's getsubids opens the FIFO to read it, which is when this
+    # open for writing returns (fifo(7)); the write end stays open and empty, so it hangs there
+    writer: list[int] = []
+    opener = threading.Thread(target=lambda: writer.append(os.open(fifo, os.O_WRONLY)))
+    opener.start()
     env = {**os.environ, **cluster.env()}
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "kubectl-userns"), "inspect", "slow", "--via", "pod"],
@@ -357,25 +369,35 @@ def test_ctrl_c_deletes_the_probe_pod(cluster: Sandbox, no_leftovers: None) -> N
         text=True,
     )
     try:
-        deadline = time.monotonic() + 20
-        while not _probe_processes(node_pid):  # the probe pod runs and hangs on the FIFO
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
-            time.sleep(0.02)
+        # a generous deadline, only ever reached when the probe never comes (a loaded machine
+        # takes seconds); the CLI ending first is a failure at once
+        deadline = time.monotonic() + 180
+        while opener.is_alive() and proc.poll() is None and time.monotonic() < deadline:
+            opener.join(timeout=0.5)
+        if opener.is_alive():  # unblock the opener: this process is then the reader
+            os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+            opener.join()
+        assert proc.poll() is None, "the CLI ended before its probe ran getsubids"
+        assert _probe_processes(node.init_pid)  # the probe pod runs, hanging in getsubids
         assert [
             p["metadata"]["name"]
             for p in cluster.store.list("pods", "default")
             if p["metadata"]["name"].startswith("kubectl-userns-probe-")
         ]
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        out, err = proc.communicate(timeout=180)
     finally:
         proc.kill()
+        proc.communicate()
+        for fd in writer:
+            os.close(fd)
         # leave the module's cluster as it was for the other tests
-        (record_dir / "userns").unlink()
+        node_exec(node, ["umount", "/usr/bin/getsubids"])
+        fifo.unlink()
         cluster.store.delete("pods", "slow", "default")
-    assert (proc.returncode, out) == (130, "")
+    assert (proc.returncode, out) == (130, ""), err
     assert err.startswith("error: interrupted")
-    assert _probe_processes(node_pid) == []  # the kubelet killed the container on delete
+    assert _probe_processes(node.init_pid) == []  # the kubelet killed the container on delete
 
 
 def test_a_node_that_never_runs_the_probe_pod(cluster: Sandbox, no_leftovers: None) -> None:
