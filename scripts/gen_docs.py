@@ -81,9 +81,14 @@ def readme_blocks(text: str) -> list[str]:
 
 
 def fill_readme(text: str, outputs: dict[str, str]) -> str:
+    """The README with each generated block's output; a block whose new output differs only in
+    what the host decides (see VOLATILE) keeps its old text, so runs do not churn the file."""
+
     def replace(match: re.Match[str]) -> str:
         args = match.group(2)
         body = f"```console\n$ kubectl userns {args}\n{outputs[args]}```\n"
+        if normalize(body, widths=False) == normalize(match.group(3), widths=False):
+            body = match.group(3)
         return f"{match.group(1)}{body}{match.group(4)}"
 
     return BLOCK.sub(replace, text)
@@ -121,9 +126,10 @@ VOLATILE = [
 ]
 
 
-def normalize(text: str) -> str:
-    """Mask what differs between two real runs (PIDs, namespace inodes, column widths)."""
-    for pattern, replacement in VOLATILE:
+def normalize(text: str, *, widths: bool = True) -> str:
+    """Mask what differs between two real runs (PIDs, namespace inodes, and with ``widths``
+    the column widths that follow from them)."""
+    for pattern, replacement in VOLATILE if widths else VOLATILE[:-1]:
         text = pattern.sub(replacement, text)
     return text
 

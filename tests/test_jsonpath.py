@@ -53,6 +53,53 @@ def test_the_current_object_and_literals(data: Any) -> None:
     assert jsonpath.render('{"}{"}', data) == "}{"  # braces inside a quoted literal are text
 
 
+def _go_quote(text: str, quote: str) -> str:
+    """``text`` as a Go string literal in ``quote`` (what strconv.Quote would write, by hand)."""
+    out = []
+    for char in text:
+        if char in ("\\", quote):
+            out.append("\\" + char)
+        elif char == "\n":
+            out.append("\\n")
+        elif not char.isprintable() or 0xD800 <= ord(char) < 0xE000:
+            out.append(f"\\U{ord(char):08x}" if ord(char) > 0xFFFF else f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return quote + "".join(out) + quote
+
+
+@given(st.text(max_size=20).filter(lambda t: all(not 0xD800 <= ord(c) < 0xE000 for c in t)),
+       st.sampled_from(["'", '"']))  # fmt: skip
+def test_quoted_literals_read_as_kubectl_reads_them(text: str, quote: str) -> None:
+    """kubectl's UnquoteExtend takes either quote with Go's escapes (client-go
+    util/jsonpath/parser.go); what Go would quote reads back as it was, inside a template too."""
+    literal = _go_quote(text, quote)
+    assert jsonpath.unquote(literal) == text
+    assert jsonpath.render("{" + literal + "}", {}) == text
+
+
+@given(st.text(alphabet="'\"\\abnxu0178{}", max_size=12))
+def test_any_literal_is_read_or_a_usage_error(literal: str) -> None:
+    try:
+        assert isinstance(jsonpath.unquote(literal), str)
+    except UsageError as exc:
+        assert exc.message.startswith("-o jsonpath: bad string literal")
+
+
+def test_go_escapes_in_literals() -> None:
+    unquote = jsonpath.unquote
+    assert unquote("'\\n'") == unquote('"\\n"') == "\n"
+    assert unquote('"\\x41\\101\\u00e9\\U0001F600\\t"') == "AA\u00e9\U0001f600\t"
+    assert unquote("'it\\'s'") == "it's" and unquote('"say \\"hi\\""') == 'say "hi"'
+    for bad in ('"a', '"\\q"', "'\\\"'", '"\\777"', '"\\ud800"', '"a"b"'):
+        try:
+            unquote(bad)
+        except UsageError as exc:
+            assert exc.message == f"-o jsonpath: bad string literal {bad}."
+        else:
+            raise AssertionError(f"{bad} was taken")
+
+
 def test_kubectl_examples() -> None:
     data = {
         "kind": "List",

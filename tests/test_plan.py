@@ -144,6 +144,35 @@ def test_the_table_names_blockers_and_gives_the_convert_commands(cluster: Sandbo
     assert [line.split() for line in bare.stdout.splitlines()] == [r.split() for r in rows]
 
 
+def test_kubectls_output_formats_over_the_workloads(cluster: Sandbox) -> None:
+    """-o name, jsonpath, custom-columns and --color as every report takes them; html and
+    policyreport stay the plan's own."""
+    names = plan(cluster, "-o", "name")
+    assert (names.exit_code, names.stderr) == (1, "")
+    assert "deployment.apps/web" in names.stdout.splitlines()
+    assert "statefulset.apps/db" in names.stdout.splitlines()
+    workloads = json.loads(plan(cluster, "-o", "json").stdout)["workloads"]
+    assert len(names.stdout.splitlines()) == len(workloads)
+    states = plan(cluster, "-o", 'jsonpath={range .workloads[*]}{.name}={.state}{"\\n"}{end}')
+    assert states.exit_code == 1
+    assert sorted(states.stdout.splitlines()) == sorted(
+        f"{w['name']}={w['state']}" for w in workloads
+    )
+    columns = plan(cluster, "-o", "custom-columns=NAME:.name,STATE:.state", "--no-headers")
+    assert sorted(line.split() for line in columns.stdout.splitlines()) == sorted(
+        [w["name"], w["state"]] for w in workloads
+    )
+    painted = plan(cluster, "--color", "always")
+    assert "\x1b[33mhost-userns\x1b[0m" in painted.stdout
+    assert "\x1b[" not in plan(cluster, "--color", "never").stdout
+    bare = plan(cluster, "--no-headers")
+    assert bare.stderr.startswith("planned 6 workload(s), 7 pod(s)")
+    assert "Convert" not in bare.stdout and "planned" not in bare.stdout
+    refused = plan(cluster, "-o", "html", "--no-headers")
+    assert (refused.exit_code, refused.stdout) == (2, "")
+    assert refused.stderr == "error: --no-headers only applies to table output (got -o html).\n"
+
+
 def test_verify_probes_the_nodes_and_tells_isolated_from_asking(cluster: Sandbox) -> None:
     run = plan(cluster, "--verify", "-o", "json")
     assert (run.exit_code, run.stderr) == (1, "")

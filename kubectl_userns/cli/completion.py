@@ -150,7 +150,7 @@ def _look_up(client: Any, kind: str, pods: Sequence[str]) -> list[str]:
     return [str((item.get("metadata") or {}).get("name", "")) for item in items]
 
 
-def _choices(param: Any) -> list[str]:
+def _choices(param: Any, command: str = "") -> list[str]:
     """The values an option accepts when they are few: an Enum's, or a metavar like ssh|pod."""
     import enum
 
@@ -158,6 +158,10 @@ def _choices(param: Any) -> list[str]:
 
     annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
     if param.name == "output" and annotation is str:  # the report commands' -o
+        if command == "plan":
+            from kubectl_userns.cli.commands.plan import PLAN_ONLY_FORMATS
+
+            return [*OUTPUT_CHOICES, *PLAN_ONLY_FORMATS]
         return list(OUTPUT_CHOICES)
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return [str(member.value) for member in annotation]
@@ -168,11 +172,11 @@ def _choices(param: Any) -> list[str]:
 
 
 def _value_candidates(
-    param: Any, given: dict[str, Any], positional: Sequence[str] = ()
+    param: Any, given: dict[str, Any], positional: Sequence[str] = (), command: str = ""
 ) -> tuple[list[str], int]:
     import pathlib
 
-    choices = _choices(param)
+    choices = _choices(param, command)
     if choices:
         return choices, NO_FILE
     if param.name in _VALUES:
@@ -226,13 +230,13 @@ def complete(words: Sequence[str]) -> tuple[list[str], int]:
     # the value of an option: "-n <TAB>" or "--output=<TAB>"
     if before and word.partition("=")[1] == "" and _takes_value(_option_for(command, before[-1])):
         param = _option_for(command, before[-1])
-        candidates, directive = _value_candidates(param, given, positional)
+        candidates, directive = _value_candidates(param, given, positional, command.name or "")
         return _no_space([c for c in candidates if c.startswith(word)], directive)
     if word.startswith("--") and "=" in word:
         name, _, partial = word.partition("=")
         param = _option_for(command, name)
         if _takes_value(param):
-            candidates, directive = _value_candidates(param, given, positional)
+            candidates, directive = _value_candidates(param, given, positional, command.name or "")
             found = [f"{name}={c}" for c in candidates if c.startswith(partial)]
             return _no_space(found, directive)
     if word.startswith("-"):

@@ -4,7 +4,8 @@ The JSONPath expressions themselves are evaluated by jsonpath-ng (its ``ext`` di
 has filters); this module only reads kubectl's template around them, as kubectl's parser does
 (k8s.io/client-go/util/jsonpath/parser.go and jsonpath.go):
 
-- text outside ``{...}`` is printed as it is; ``{"\\n"}`` prints a quoted string literal;
+- text outside ``{...}`` is printed as it is; ``{"\\n"}`` and ``{'\\n'}`` print a quoted string
+  literal, with Go's escapes (kubectl's UnquoteExtend: strconv.UnquoteChar, either quote);
 - ``{.a.b}``, ``{@.a}``, ``{$.a}`` and ``{a.b}`` all start at the current object (kubectl
   resets its root to the item inside ``range``, so ``$`` there is the item as well);
 - ``{range EXPR}...{end}`` repeats the part inside for every result of EXPR;
@@ -76,6 +77,42 @@ def _split(template: str) -> list[tuple[str, str]]:
     return pieces
 
 
+# the escapes of a Go string literal (strconv.UnquoteChar), \' and \" only for their own quote
+_GO_ESCAPE = re.compile(
+    r"""\\(?:[abfnrtv\\'"]|x[0-9a-fA-F]{2}|[0-7]{3}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})"""
+)
+_SIMPLE = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
+def unquote(literal: str) -> str:
+    """A template's quoted string, as kubectl's UnquoteExtend reads it: double or single quotes,
+    Go's escapes; anything else is a UsageError."""
+    quote, body = literal[:1], literal[1:-1]
+    bad = UsageError(f"-o jsonpath: bad string literal {literal}.")
+    if len(literal) < 2 or literal[-1] != quote:
+        raise bad
+    rest = _GO_ESCAPE.sub("", body)
+    if "\\" in rest or quote in rest:
+        raise bad
+
+    def one(found: re.Match[str]) -> str:
+        code = found.group(0)[1:]
+        if code in _SIMPLE:
+            return _SIMPLE[code]
+        if code in "\\'\"":
+            if code in "'\"" and code != quote:
+                raise bad  # Go: the other quote may not be escaped
+            return code
+        value = int(code[1:], 16) if code[0] in "xuU" else int(code, 8)
+        if code[0].isdigit() and value > 0xFF:
+            raise bad  # Go: an octal escape is one byte
+        if value > 0x10FFFF or (code[0] in "uU" and 0xD800 <= value < 0xE000):
+            raise bad
+        return chr(value)
+
+    return _GO_ESCAPE.sub(one, body)
+
+
 def parse_template(template: str) -> tuple[Node, ...]:
     """The template as a tree of nodes; bad templates raise UsageError."""
     stack: list[tuple[str, list[Node]]] = [("", [])]
@@ -84,14 +121,8 @@ def parse_template(template: str) -> tuple[Node, ...]:
             stack[-1][1].append(Node("text", piece))
             continue
         action = piece.strip()
-        if action.startswith('"'):
-            try:
-                literal = json.loads(action)
-            except ValueError:
-                raise UsageError(f"-o jsonpath: bad string literal {action}.") from None
-            if not isinstance(literal, str):
-                raise UsageError(f"-o jsonpath: bad string literal {action}.")
-            stack[-1][1].append(Node("text", literal))
+        if action.startswith(('"', "'")):
+            stack[-1][1].append(Node("text", unquote(action)))
         elif action == "end":
             if len(stack) == 1:
                 raise UsageError("-o jsonpath: {end} without a {range ...} before it.")

@@ -22,7 +22,7 @@ PADDING = 3
 MIN_WIDTH = 6  # includes the padding, as tabwriter's minwidth does
 
 # colours of the result words, in the columns that hold a result
-RESULT_COLUMNS = frozenset({"STATUS", "VERDICT"})
+RESULT_COLUMNS = frozenset({"STATUS", "VERDICT", "STATE"})
 _SGR = {
     "PASS": "32",  # green
     "ISOLATED": "32",
@@ -31,6 +31,11 @@ _SGR = {
     "HOST-USERNS": "31",
     "WARN": "33",  # yellow
     "UNKNOWN": "33",
+    # plan's workload states
+    "isolated": "32",
+    "not-isolated": "31",
+    "host-userns": "33",
+    "unverified": "33",
 }
 
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
 
 from kubectl_userns.access.via_pod import PodAccessOptions
-from kubectl_userns.cli.flags import OUTPUT_PANEL
-from kubectl_userns.cli.flagsets import API_FLAGS, NodeFlags, node_flags, with_flags
+from kubectl_userns.cli import flags as f
+from kubectl_userns.cli.flagsets import API_FLAGS, FlagSet, NodeFlags, node_flags, with_flags
+from kubectl_userns.cli.render import Printed, TextView
 from kubectl_userns.errors import UsageError
-from kubectl_userns.options import ClusterOptions, NodeAccessOptions
+from kubectl_userns.options import ClusterOptions, NodeAccessOptions, OutputOptions
 
 HELP = """Plan the move to user namespaces, workload by workload.
 
@@ -33,13 +34,50 @@ EPILOG = """Examples:
   kubectl userns plan -A -o policyreport | kubectl apply -f -"""
 
 
-class PlanFormat(str, Enum):
-    table = "table"
-    wide = "wide"
-    json = "json"
-    yaml = "yaml"
-    html = "html"
-    policyreport = "policyreport"
+# the formats only the plan has, besides the ones every report has (-o json, name, jsonpath ...)
+PLAN_ONLY_FORMATS = ("html", "policyreport")
+
+
+@dataclass(frozen=True)
+class PlanOutput:
+    """-o html and -o policyreport, or the output every report has."""
+
+    special: str | None
+    out: OutputOptions
+
+
+def _plan_output(values: dict[str, Any], _: dict[str, Any]) -> PlanOutput:
+    from kubectl_userns.cli.render import output_options
+
+    name = str(values["output"]).strip().lower()
+    if name in PLAN_ONLY_FORMATS:
+        if values["no_headers"]:
+            raise UsageError(f"--no-headers only applies to table output (got -o {name}).")
+        return PlanOutput(name, OutputOptions())
+    return PlanOutput(None, output_options(values["output"], values["no_headers"], values["color"]))
+
+
+PLAN_OUTPUT_FLAGS = FlagSet(
+    "out",
+    (
+        f.flag(
+            "output",
+            str,
+            "table",
+            "--output",
+            "-o",
+            metavar="FORMAT",
+            panel=f.OUTPUT_PANEL,
+            show_default=True,
+            help="Output format: table, wide, json, yaml, name, jsonpath=TEMPLATE, "
+            "custom-columns=SPEC (and their -file=PATH forms, over the workloads of -o json), "
+            "html (a self-contained page) or policyreport (wgpolicyk8s.io PolicyReports).",
+        ),
+        f.NO_HEADERS,
+        f.COLOR,
+    ),
+    _plan_output,
+)
 
 
 @with_flags(
@@ -47,6 +85,7 @@ class PlanFormat(str, Enum):
     node_flags(
         local=False, ssh_host=False, requires=("verify", "the plan alone reads the API only")
     ),
+    PLAN_OUTPUT_FLAGS,
     API_FLAGS,
 )
 def plan(
@@ -77,35 +116,18 @@ def plan(
             "only ask for a user namespace; needs SSH or --via pod.",
         ),
     ] = False,
-    output: Annotated[
-        PlanFormat,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Output format.",
-            case_sensitive=False,
-            rich_help_panel=OUTPUT_PANEL,
-        ),
-    ] = PlanFormat.table,
-    no_headers: Annotated[
-        bool,
-        typer.Option(
-            "--no-headers",
-            help="Table output without the header line.",
-            rich_help_panel=OUTPUT_PANEL,
-        ),
-    ] = False,
     *,
     node: NodeFlags,
+    out: PlanOutput,
     api: ClusterOptions,
 ) -> None:
-    if no_headers and output not in (PlanFormat.table, PlanFormat.wide):
-        raise UsageError(f"--no-headers only applies to table output (got -o {output.value}).")
+    from kubectl_userns.cli.render import emit
+
     cluster, access, pod_access = api, node.access, node.pod_access
     result, audit = run_plan(
         cluster, access, pod_access, all_namespaces=all_namespaces, selector=selector, verify=verify
     )
-    typer.echo(render_plan(result, audit, output, no_headers=no_headers), nl=False)
+    emit(render_plan(result, audit, out))
     raise typer.Exit(result["summary"]["exitCode"])
 
 
@@ -166,23 +188,48 @@ def run_plan(
     return result, audit
 
 
-def render_plan(
-    result: dict[str, Any], audit: dict[str, Any] | None, fmt: PlanFormat, *, no_headers: bool
-) -> str:
-    from kubectl_userns.checks.plan import summary_line
-    from kubectl_userns.cli.render import render_data, render_table
+# kubectl's -o name for each kind the plan lists (RESOURCE.GROUP/NAME, pods in the core group)
+_RESOURCE = {
+    "Pod": "pod",
+    "Deployment": "deployment.apps",
+    "StatefulSet": "statefulset.apps",
+    "DaemonSet": "daemonset.apps",
+    "ReplicaSet": "replicaset.apps",
+    "CronJob": "cronjob.batch",
+    "Job": "job.batch",
+}
 
-    if fmt in (PlanFormat.json, PlanFormat.yaml):
-        return render_data(result, fmt.value)
-    if fmt is PlanFormat.html:
+
+def render_plan(result: dict[str, Any], audit: dict[str, Any] | None, out: PlanOutput) -> Printed:
+    from kubectl_userns.cli.render import print_report, render_data
+
+    if out.special == "html":
         from kubectl_userns.cli.report_html import render_html
 
-        return render_html(result, audit)
-    if fmt is PlanFormat.policyreport:
+        return Printed(render_html(result, audit), "")
+    if out.special == "policyreport":
         from kubectl_userns.cli.policyreport import policy_reports
 
-        return render_data(policy_reports(result, audit), "yaml")
-    wide = fmt is PlanFormat.wide
+        return Printed(render_data(policy_reports(result, audit), "yaml"), "")
+    workloads = result["workloads"]
+    return print_report(
+        result,
+        out.out,
+        names=[
+            f"{_RESOURCE.get(w['kind'], str(w['kind']).lower())}/{w['name']}" for w in workloads
+        ],
+        records=workloads,
+        text=lambda color: text_view(result, out.out, color),
+    )
+
+
+def text_view(result: dict[str, Any], out: OutputOptions, color: bool) -> TextView:
+    """The workloads table, the blockers and convert commands after it, and the summary."""
+    from kubectl_userns.checks.plan import summary_line
+    from kubectl_userns.cli.render import render_table
+    from kubectl_userns.options import OutputFormat
+
+    wide = out.format is OutputFormat.wide
     headers = ["NAMESPACE", "WORKLOAD", "PODS", "STATE", "READINESS", "BLOCKERS"]
     if wide:
         headers += ["WARNINGS", "NODES", "CONVERT"]
@@ -208,19 +255,16 @@ def render_plan(
                 w["convertCommand"] or "-",
             ]
         rows.append(cells)
-    table = render_table(headers, rows, no_headers=no_headers)
-    if no_headers:
-        return table + "\n"
-    lines = [table, ""]
+    more = []
     details = [
         f"  {w['namespace']}/{w['kind'].lower()}/{w['name']}: {b['field']}: {b['reason']}"
         for w in result["workloads"]
         for b in w["blockers"]
     ]
     if details:
-        lines += ["Blockers:", *details, ""]
+        more.append("\n".join(["Blockers:", *details]))
     commands = [w["convertCommand"] for w in result["workloads"] if w["convertCommand"]]
     if commands:
-        lines += ["Convert (nothing blocks these):", *(f"  {c}" for c in commands), ""]
-    lines.append(summary_line(result))
-    return "\n".join(lines) + "\n"
+        more.append("\n".join(["Convert (nothing blocks these):", *(f"  {c}" for c in commands)]))
+    main = render_table(headers, rows, no_headers=out.no_headers, color=color)
+    return TextView(main, more, [summary_line(result)])
