@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from kubectl_userns.errors import UsageError
 from kubectl_userns.options import NO_TIMEOUT, parse_duration
+from kubectl_userns.sandbox.certs import CLIENT_USER
 from kubectl_userns.sandbox.cluster import Sandbox
 from tests.cli import Run, run_cli, run_process
 from tests.conftest import needs_root
@@ -229,33 +230,34 @@ def test_tls_server_name_is_the_name_checked(sandbox: Sandbox) -> None:
 
 
 @needs_root
-def test_client_certificate_and_key_reach_tls(sandbox: Sandbox, tmp_path: Path) -> None:
-    pki = sandbox.kubeconfig.parent / "pki"
-    certs = sorted(pki.glob("*.crt")) + sorted(pki.glob("*.pem"))
-    keys = sorted(pki.glob("*.key"))
-    if not certs or not keys:
-        pytest.skip(f"no certificate and key in {pki}")
-    half = cli(sandbox, "inspect", "testpod", "--client-key", str(keys[0]))
+def test_client_certificate_and_key_authenticate(sandbox: Sandbox, tmp_path: Path) -> None:
+    """No kubeconfig and no token: only the client certificate can authenticate, as the API
+    server's x509 authenticator takes it (CN the user, O the groups; the audit log says who)."""
+    server, ca, _ = _server_ca_token(sandbox)
+    pki = Path(ca).parent
+    cert, key = str(pki / "client.crt"), str(pki / "client.key")
+    alone = {**sandbox.env(), **NOWHERE}
+    base = ["inspect", "testpod", "-o", "name", "-s", server, "--certificate-authority", ca]
+    start = _audit_length(sandbox)
+    run = run_cli([*base, "--client-certificate", cert, "--client-key", key], env=alone)
+    assert (run.stdout, run.stderr, run.exit_code) == ("pod/testpod\n", "", 0)
+    users = {e["user"]["username"] for e in _audit_events(sandbox, start)}
+    assert users == {CLIENT_USER}
+    without = run_cli(base, env=alone)  # nothing to authenticate with
+    assert without.exit_code == 3 and "401 Unauthorized" in without.stderr
+    half = cli(sandbox, "inspect", "testpod", "--client-key", key)
     assert (half.exit_code, half.stderr) == (
         2,
         "error: --client-certificate and --client-key go together; give both.\n",
     )
     missing = cli(sandbox, "inspect", "testpod", "--client-certificate", str(tmp_path / "no"))
     assert missing.stderr == f"error: --client-certificate {tmp_path / 'no'}: no such file.\n"
-    # a key that is not the certificate's: the TLS layer refuses it, so it did read both
+    # a key that is not the certificate's: one error line, no traceback
     junk = tmp_path / "junk.key"
     junk.write_text("not a key\n")
-    refused = cli(
-        sandbox,
-        "inspect",
-        "testpod",
-        "--client-certificate",
-        str(certs[0]),
-        "--client-key",
-        str(junk),
-    )
-    assert refused.exit_code != 0 and refused.stdout == ""
-    assert "Traceback" not in refused.stderr
+    refused = run_cli([*base, "--client-certificate", cert, "--client-key", str(junk)], env=alone)
+    assert (refused.stdout, refused.exit_code) == ("", 2), refused.stderr
+    assert refused.stderr.startswith("error: ") and refused.stderr.count("\n") == 1
 
 
 @needs_root

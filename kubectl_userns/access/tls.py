@@ -39,8 +39,10 @@ def ssl_context(c: RestConfig) -> ssl.SSLContext:
                 context.load_default_certs()
         except (ssl.SSLError, OSError, ValueError) as exc:
             raise KubeconfigError(
-                f'cannot use {ca_description(c)} for cluster "{c.cluster}" '
-                f"({_ssl_reason(exc)}); fix certificate-authority(-data) in the kubeconfig."
+                f"cannot use {ca_description(c)}"
+                + (f' for cluster "{c.cluster}"' if c.cluster else "")
+                + f" ({_ssl_reason(exc)}); fix certificate-authority(-data) in the kubeconfig, "
+                "or --certificate-authority."
             ) from None
     _load_client_cert(c, context)
     return context
@@ -66,9 +68,12 @@ def _load_client_cert(c: RestConfig, context: ssl.SSLContext) -> None:
             key_file = _private_file(scratch, "key.pem", key_data)
         context.load_cert_chain(str(cert_file), str(key_file))
     except (ssl.SSLError, OSError, ValueError) as exc:
+        whose = f' of user "{c.user}"' if c.user else ""
+        files = f" {c.client_cert_file} (key {c.client_key_file})" if c.client_cert_file else ""
         raise KubeconfigError(
-            f'cannot use the client certificate of user "{c.user}" ({_ssl_reason(exc)}); '
-            "fix client-certificate(-data) and client-key(-data) in the kubeconfig."
+            f"cannot use the client certificate{files}{whose} ({_ssl_reason(exc)}); fix "
+            "client-certificate(-data) and client-key(-data) in the kubeconfig, or "
+            "--client-certificate and --client-key."
         ) from None
     finally:
         if scratch is not None:

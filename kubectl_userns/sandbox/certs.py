@@ -6,9 +6,14 @@ import datetime
 import ipaddress
 from pathlib import Path
 
+# who the client certificate (pki/client.crt, client.key) authenticates as
+CLIENT_USER = "sandbox-cert-admin"
+CLIENT_GROUP = "system:masters"
+
 
 def make_ca_and_server_cert(directory: Path) -> tuple[Path, Path, Path]:
-    """Write ca.crt, server.crt and server.key (EC P-256, SANs 127.0.0.1 and localhost)."""
+    """Write ca.crt, server.crt and server.key (EC P-256, SANs 127.0.0.1 and localhost), and
+    client.crt and client.key (a client certificate the API server accepts)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -67,20 +72,43 @@ def make_ca_and_server_cert(directory: Path) -> tuple[Path, Path, Path]:
         )
         .sign(ca_key, hashes.SHA256())
     )
-    directory.mkdir(parents=True, exist_ok=True)
-    ca_path, cert_path, key_path = (
-        directory / "ca.crt",
-        directory / "server.crt",
-        directory / "server.key",
-    )
-    ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
+    # a client certificate as kubeadm makes the admin's: the API server's x509 authenticator
+    # takes its CN as the user and its O as the groups, and wants the clientAuth usage
+    # (kubernetes/kubernetes staging/src/k8s.io/apiserver/pkg/authentication/request/x509/
+    # x509.go CommonNameUserConversion, DefaultVerifyOptions)
+    client_key = ec.generate_private_key(ec.SECP256R1())
+    client = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, CLIENT_GROUP),
+                    x509.NameAttribute(NameOID.COMMON_NAME, CLIENT_USER),
+                ]
+            )
         )
+        .issuer_name(ca_name)
+        .public_key(client_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
     )
-    key_path.chmod(0o600)
-    return ca_path, cert_path, key_path
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_path = directory / "ca.crt"
+    ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    for name, made, made_key in (("server", cert, key), ("client", client, client_key)):
+        (directory / f"{name}.crt").write_bytes(made.public_bytes(serialization.Encoding.PEM))
+        key_path = directory / f"{name}.key"
+        key_path.write_bytes(
+            made_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        key_path.chmod(0o600)
+    return ca_path, directory / "server.crt", directory / "server.key"

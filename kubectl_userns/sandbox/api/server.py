@@ -65,10 +65,25 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _authorized(self) -> bool:
-        if self.headers.get("Authorization", "") != f"Bearer {self.token}":
-            return False
-        self._audit()
+        """A verified client certificate (its CN the user, its O the groups), else the bearer
+        token: kube-apiserver's union authenticator tries x509 first (kubernetes/kubernetes
+        pkg/kubeapiserver/authenticator/config.go)."""
+        user = self._certificate_user()
+        if user is None:
+            if self.headers.get("Authorization", "") != f"Bearer {self.token}":
+                return False
+            user = {"username": "sandbox-admin", "groups": ["system:masters"]}
+        self._audit(user)
         return True
+
+    def _certificate_user(self) -> JSON | None:
+        peer = getattr(self.connection, "getpeercert", lambda: None)()
+        if not peer:  # no certificate, or none the CA signed (the handshake verified it)
+            return None
+        subject = [pair for rdn in peer.get("subject", ()) for pair in rdn]
+        names = [value for key, value in subject if key == "commonName"]
+        groups = [value for key, value in subject if key == "organizationName"]
+        return {"username": names[0], "groups": groups} if names else None
 
     def _acting_as(self) -> JSON | None:
         """The user that Impersonate-* headers ask for (the token's user may impersonate
@@ -85,7 +100,7 @@ class Handler(BaseHTTPRequestHandler):
             user["uid"] = uid
         return user
 
-    def _audit(self) -> None:
+    def _audit(self, user: JSON) -> None:
         """One audit.k8s.io/v1 Event a request in the store's audit.log: who asked (``user``)
         and, when the request impersonates, ``impersonatedUser`` (the Event's field names)."""
         verbs = {"GET": "get", "POST": "create", "DELETE": "delete"}
@@ -94,7 +109,7 @@ class Handler(BaseHTTPRequestHandler):
             "apiVersion": "audit.k8s.io/v1",
             "verb": verbs.get(self.command, self.command.lower()),
             "requestURI": self.path,
-            "user": {"username": "sandbox-admin", "groups": ["system:masters"]},
+            "user": user,
         }
         acting = self._acting_as()
         if acting is not None:
@@ -252,6 +267,9 @@ def serve(
     server.daemon_threads = True
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
+    # client certificates are asked for, not required (kube-apiserver --client-ca-file)
+    context.verify_mode = ssl.CERT_OPTIONAL
+    context.load_verify_locations(cert.parent / "ca.crt")
     server.socket = context.wrap_socket(server.socket, server_side=True)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
     url = f"https://{host}:{server.server_address[1]}"
