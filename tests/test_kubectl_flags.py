@@ -170,7 +170,8 @@ def test_plan_takes_the_api_flags(sandbox: Sandbox) -> None:
     assert impersonated.exit_code == expected.exit_code, impersonated.stderr
     events = _audit_events(sandbox, start)
     assert events and all(
-        e["impersonatedUser"] == {"username": "carol", "groups": ["audit"]} for e in events
+        e["impersonatedUser"] == {"username": "carol", "groups": ["audit", "system:authenticated"]}
+        for e in events
     )
     # the node flags still need --verify; the API flags do not
     refused = cli(sandbox, "plan", "-A", "--ssh-port", "2222")
@@ -334,9 +335,18 @@ def test_impersonation_reaches_every_request_and_the_probe_pod(sandbox: Sandbox)
     for event in events:
         assert event["impersonatedUser"] == {
             "username": "alice",
-            "groups": ["dev", "ops"],
+            "groups": ["dev", "ops", "system:authenticated"],
             "uid": "1234",
         }, event
+    # a service account without --as-group: the groups the API server gives it
+    start = _audit_length(sandbox)
+    robot = cli(
+        sandbox, "inspect", "testpod", "-o", "name", "--as", "system:serviceaccount:shop:bot"
+    )
+    assert (robot.stdout, robot.exit_code) == ("pod/testpod\n", 0), robot.stderr
+    assert {tuple(e["impersonatedUser"]["groups"]) for e in _audit_events(sandbox, start)} == {
+        ("system:serviceaccounts", "system:serviceaccounts:shop", "system:authenticated")
+    }
     alone = cli(sandbox, "inspect", "testpod", "--as-group", "dev")
     assert (alone.exit_code, alone.stdout) == (2, "")
     assert alone.stderr.startswith("error: --as-group and --as-uid need --as USER")

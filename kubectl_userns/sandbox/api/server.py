@@ -87,14 +87,23 @@ class Handler(BaseHTTPRequestHandler):
 
     def _acting_as(self) -> JSON | None:
         """The user that Impersonate-* headers ask for (the token's user may impersonate
-        anyone, as cluster-admin may); groups default to system:authenticated, as the
-        apiserver's impersonation filter does (kubernetes/kubernetes staging/src/k8s.io/
-        apiserver/pkg/endpoints/filters/impersonation.go)."""
+        anyone, as cluster-admin may), with the groups the apiserver's impersonation filter
+        gives it (kubernetes/kubernetes staging/src/k8s.io/apiserver/pkg/endpoints/filters/
+        impersonation.go): a service account without groups gets its default ones, and every
+        user but system:anonymous also system:authenticated (anonymous: unauthenticated)."""
         name = self.headers.get("Impersonate-User")
         if not name:
             return None
-        groups = self.headers.get_all("Impersonate-Group") or ["system:authenticated"]
-        user: JSON = {"username": name, "groups": list(groups)}
+        groups = list(self.headers.get_all("Impersonate-Group") or [])
+        parts = name.split(":")
+        if not groups and len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
+            groups = ["system:serviceaccounts", f"system:serviceaccounts:{parts[2]}"]
+        if name != "system:anonymous":
+            if not {"system:authenticated", "system:unauthenticated"} & set(groups):
+                groups.append("system:authenticated")
+        elif "system:unauthenticated" not in groups:
+            groups.append("system:unauthenticated")
+        user: JSON = {"username": name, "groups": groups}
         uid = self.headers.get("Impersonate-Uid")
         if uid:
             user["uid"] = uid
