@@ -243,7 +243,20 @@ def test_json(cluster: Sandbox) -> None:
     assert by_name["rooty"]["uid"] == cluster.pod("rooty").uid
     kinds = sorted(f["kind"] for f in report["findings"])
     assert kinds == ["host-root", "not-isolated", "overlap"]
-    assert report["nodes"] == [{"name": "n2", "probed": True, "error": ""}]
+    pool = {"first": 65536, "last": 65536 + 7208960 - 1, "count": 7208960}
+    kubelet_pool = {
+        "source": "getsubids",
+        **pool,
+        "ranges": [pool],
+        "sourceDetail": "getsubids kubelet",
+    }
+    assert report["nodes"] == [
+        {"name": "n2", "probed": True, "error": "", "kubeletPool": kubelet_pool,
+         "kubeletRecords": []}
+    ]  # fmt: skip
+    assert {p["name"]: p["kubeletPool"] for p in report["pods"]} == dict.fromkeys(
+        ("rooty", "ovl-a", "ovl-b", "lying"), kubelet_pool
+    )
     assert report["summary"]["exitCode"] == 1
 
 

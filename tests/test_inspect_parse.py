@@ -152,3 +152,32 @@ def test_non_numeric_uid_line() -> None:
     broken = text.replace("\t4980736 4980736 4980736 4980736\t", "\tx y z w\t", 1)
     dump = parse_pod_dump(broken, pod["metadata"]["uid"], "wk2")  # type: ignore[index]
     assert any("Uid should be four numbers" in m for m in dump.malformed)
+
+
+def test_the_kubelets_pool_is_data_whatever_its_source() -> None:
+    """kubeletPool carries the pool the subid-pool check judges by, from getsubids, else
+    /etc/subuid, else the default pool (kubernetes pkg/kubelet/kubelet_pods.go
+    getKubeletMappings) - with the same sentence the check says."""
+    import dataclasses
+
+    from kubectl_userns.checks.idmap import SubIdRange
+
+    pod, text = load("testpod")
+    facts = pod_facts(pod)
+    dump = parse_pod_dump(text, facts.uid, "node")
+    subuid = (SubIdRange(65536, 7208960),)
+    cases = {
+        "getsubids": dataclasses.replace(dump, getsubids_uid=subuid, subuid=()),
+        "/etc/subuid": dataclasses.replace(dump, getsubids_uid=None, subuid=subuid),
+        "default": dataclasses.replace(dump, has_kubelet_user=False, subuid=subuid),
+    }
+    for source, case in cases.items():
+        report = build_report(facts, case, ids_per_pod=65536, ids_source="default")
+        pool = report["kubeletPool"]
+        assert pool["source"] == source  # type: ignore[index]
+        first, count = (65536, 2**32 - 65536) if source == "default" else (65536, 7208960)
+        expected = {"first": first, "last": first + count - 1, "count": count}
+        assert {k: pool[k] for k in expected} == expected  # type: ignore[index]
+        assert pool["ranges"] == [expected]  # type: ignore[index]
+        check = next(c for c in report["checks"] if c["id"] == "subid-pool")  # type: ignore[attr-defined]
+        assert check["detail"].endswith(f"from {pool['sourceDetail']}")  # type: ignore[index]

@@ -230,9 +230,20 @@ def test_a_kubelet_line_without_a_kubelet_user_is_not_the_pool(cluster: Sandbox)
         "detail": "inside 65536-4294967295 (4294901760 IDs) from the kubelet's default pool (no "
         "kubelet user and its kubelet lines in /etc/subuid are not used)",
     }
+    # the pool as data, the same in the inspect report, the audit's row and its node entry
+    default = {"first": 65536, "last": 2**32 - 1, "count": 2**32 - 65536}
+    assert rep["kubeletPool"] == {
+        "source": "default", **default, "ranges": [default],
+        "sourceDetail": "the kubelet's default pool (no kubelet user and its kubelet lines in "
+        "/etc/subuid are not used)",
+    }  # fmt: skip
     row = audit(cluster, "tr-nouser")["nouserpod"]
     assert (row["verdict"], row["failedChecks"]) == ("ISOLATED", [])
     assert pod_checks(row["checks"])["subid-pool"] == pool
+    assert row["kubeletPool"] == rep["kubeletPool"]
+    run = run_cli(["audit", "-A", "--node", "tr-nouser", "-o", "json"], env=cluster.env())
+    (entry,) = report(run)["nodes"]
+    assert (entry["kubeletPool"], entry["kubeletRecords"]) == (rep["kubeletPool"], [])
     node = verify(cluster, "tr-nouser", "-o", "json")
     assert (node.exit_code, node.stderr) == (0, ""), node.stdout
     assert [c for c, v in checks(node).items() if v["status"] == "FAIL"] == []

@@ -12,11 +12,14 @@ from typing import Any
 import pytest
 
 from kubectl_userns.sandbox.cluster import Sandbox
+from kubectl_userns.sandbox.pods import write_kubelet_record
 from tests.cli import Run, run_cli
 from tests.conftest import needs_root
 
 pytestmark = needs_root
 SCHEMAS = Path(__file__).resolve().parent / "data" / "policyreport"
+STALE_UID = "0badc0de-0000-4000-8000-00000000dead"
+STALE_HOST_ID = 65536 * 20  # inside pl1's pool (kubelet:65536:7208960), below every pod's
 
 
 def _owned(sandbox: Sandbox, pod: str, kind: str, name: str, uid: str, **spec: Any) -> None:
@@ -80,6 +83,16 @@ def cluster(make_sandbox: Callable[[], Sandbox]) -> Sandbox:
     # two pods the runtime gave the same host IDs: an overlap, drawn in red
     for pod in ("a", "b"):
         sandbox.add_pod(pod, node="pl1", namespace="team2", host_users=False, host_id=655360)
+    # kubelet records of pods not running: one of a pod the API no longer has (deleted, its
+    # directory left behind: stale), one of a completed pod the API still lists
+    node = sandbox.nodes["pl1"]
+    write_kubelet_record(node, STALE_UID, STALE_HOST_ID, 65536)
+    done = sandbox.add_pod("done", node="pl1", host_users=False, phase="Succeeded")
+    obj = sandbox.store.get("pods", "done", "default")
+    assert obj is not None
+    obj["spec"]["nodeName"] = "pl1"
+    sandbox.store.put("pods", obj)
+    write_kubelet_record(node, done.uid, STALE_HOST_ID + 65536, 65536)
     return sandbox
 
 
@@ -186,8 +199,23 @@ def test_verify_probes_the_nodes_and_tells_isolated_from_asking(cluster: Sandbox
     assert (data["summary"]["isolated"], data["summary"]["notIsolated"]) == (1, 2)
     (pl1,) = [n for n in data["idSpace"] if n["node"] == "pl1"]
     states = {s["pod"]: s["state"] for s in pl1["slots"]}
-    assert states == {"default/iso": "isolated", "team2/a": "overlap", "team2/b": "overlap"}
-    assert pl1["poolKnown"] and pl1["low"] <= 655360 < pl1["high"]
+    assert states == {
+        "default/iso": "isolated", "team2/a": "overlap", "team2/b": "overlap",
+        None: "stale", "default/done": "recorded",
+    }  # fmt: skip
+    # the pool as the probe found it, as data (not read from a check's sentence)
+    assert pl1["pool"] == {"first": 65536, "last": 65536 + 7208960 - 1, "source": "getsubids"}
+    assert (pl1["poolKnown"], pl1["low"], pl1["high"]) == (True, 65536, 65536 + 7208960 - 1)
+    (stale,) = [s for s in pl1["slots"] if s["state"] == "stale"]
+    assert stale == {
+        "pod": None, "uid": STALE_UID, "start": STALE_HOST_ID, "end": STALE_HOST_ID + 65535,
+        "state": "stale", "inPool": True,
+    }  # fmt: skip
+    # a plan of one namespace cannot tell a deleted pod from one of another namespace
+    scoped = run_cli(["plan", "-n", "default", "--verify", "-o", "json"], env=cluster.env())
+    assert scoped.exit_code == 1, scoped.stderr
+    (pl1,) = [n for n in json.loads(scoped.stdout)["idSpace"] if n["node"] == "pl1"]
+    assert {s["uid"]: s["state"] for s in pl1["slots"]}[STALE_UID] == "recorded"
     assert sorted(pl1["hostPods"]) == [
         "default/nightly-2900-x", "default/web-5d8f7-a", "default/web-5d8f7-b"
     ]  # fmt: skip
@@ -299,11 +327,16 @@ document.querySelectorAll("#nodes .node").forEach(function (n) {
   var pool = n.querySelector("rect.pool").getBoundingClientRect(), slots = [];
   n.querySelectorAll("rect.slot").forEach(function (r) {
     var b = r.getBoundingClientRect();
-    slots.push({pod: r.dataset.pod, left: (b.left - pool.left) / pool.width,
-                width: b.width / pool.width, fill: getComputedStyle(r).fill});
+    var style = getComputedStyle(r), title = r.querySelector("title");
+    slots.push({uid: r.dataset.uid, pod: r.dataset.pod, state: r.dataset.state,
+                left: (b.left - pool.left) / pool.width, width: b.width / pool.width,
+                fill: style.fill, dashes: style.strokeDasharray,
+                title: title ? title.textContent : ""});
   });
   out.nodes.push({node: n.dataset.node, slots: slots});
 });
+out.legend = Array.prototype.map.call(document.querySelectorAll("#legend li"),
+  function (li) { return li.dataset.state + "=" + li.textContent.trim(); });
 document.querySelectorAll("#summary .card").forEach(function (c) {
   out.cards[c.dataset.count] = parseInt(c.querySelector("b").textContent, 10);
 });
@@ -368,16 +401,35 @@ def test_the_html_report_in_a_real_browser(cluster: Sandbox, tmp_path: Path) -> 
     slots_seen = 0
     for node in data["idSpace"]:
         span = node["high"] - node["low"] + 1
-        drawn_slots = {s["pod"]: s for s in by_node[node["node"]]["slots"]}
-        assert set(drawn_slots) == {s["pod"] for s in node["slots"]}
+        drawn_slots = {s["uid"]: s for s in by_node[node["node"]]["slots"]}
+        assert set(drawn_slots) == {s["uid"] for s in node["slots"]}
         for slot in node["slots"]:
-            seen = drawn_slots[slot["pod"]]
+            seen = drawn_slots[slot["uid"]]
+            assert (seen["state"], seen["pod"]) == (slot["state"], slot["pod"] or "")
             assert abs(seen["left"] - (slot["start"] - node["low"]) / span) < 0.005, slot
             assert seen["width"] >= (slot["end"] - slot["start"] + 1) / span - 0.005
             if slot["state"] in colours:
                 assert seen["fill"] == colours[slot["state"]]
             slots_seen += 1
     assert slots_seen >= 1
+    # the stale kubelet record: drawn where its range lies, outlined (not told by colour
+    # alone), its title naming the UID, and explained in the legend
+    (pl1,) = [n for n in data["idSpace"] if n["node"] == "pl1"]
+    stale = {s["uid"]: s for s in by_node["pl1"]["slots"]}[STALE_UID]
+    assert (
+        abs(stale["left"] - (STALE_HOST_ID - pl1["low"]) / (pl1["high"] - pl1["low"] + 1)) < 0.005
+    )
+    assert stale["dashes"] not in ("", "none") and stale["fill"] == "rgb(255, 235, 233)"
+    assert stale["title"] == (
+        f"kubelet record of pod UID {STALE_UID}: host IDs {STALE_HOST_ID}-{STALE_HOST_ID + 65535} "
+        "(stale kubelet record: no such pod in the API, its IDs still reserved)"
+    )
+    done = [s for s in by_node["pl1"]["slots"] if s["pod"] == "default/done"]
+    assert done[0]["title"].startswith("kubelet record of pod default/done (UID ")
+    assert (
+        "stale=stale kubelet record: no such pod in the API, its IDs still reserved"
+        in (drawn["legend"])
+    )
     # the screenshot the suite keeps (README's picture comes from the same page)
     artifacts = Path(os.environ.get("KUBECTL_USERNS_ARTIFACTS", ROOT / "build" / "test-artifacts"))
     artifacts.mkdir(parents=True, exist_ok=True)
@@ -420,14 +472,14 @@ def test_lists_come_in_chunks_as_kubectl_asks_for_them(cluster: Sandbox) -> None
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     names = sorted(done.stdout.split())
-    assert len(names) == 7 and len(set(names)) == 7, names
-    assert done.stderr.count("limit=2") >= 4, "kubectl did not page"  # 7 pods, 2 at a time
+    assert len(names) == 8 and len(set(names)) == 8, names
+    assert done.stderr.count("limit=2") >= 4, "kubectl did not page"  # 8 pods, 2 at a time
     from kubectl_userns.access.api import KubeClient
     from kubectl_userns.options import ClusterOptions
 
     client = KubeClient.from_options(ClusterOptions(str(cluster.kubeconfig), None, None, 10))
     first = client.get("/api/v1/pods", "pods", {"limit": "3"})
-    assert len(first["items"]) == 3 and first["metadata"]["remainingItemCount"] == 4
+    assert len(first["items"]) == 3 and first["metadata"]["remainingItemCount"] == 5
     every = client.list_all("/api/v1/pods", "pods", page=3)
     assert sorted(f"pod/{p['metadata']['name']}" for p in every) == names
     bad = client.request("/api/v1/pods", {"limit": "3", "continue": "not-a-token"})

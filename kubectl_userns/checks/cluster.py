@@ -8,8 +8,9 @@ could not be reached, and the exit code the answers call for.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubectl_userns.checks.idmap import is_host_map, parse_id_map
@@ -19,6 +20,7 @@ from kubectl_userns.checks.pod import (
     build_report,
     ids_per_pod_in_force,
     judged_processes,
+    kubelet_pool,
     pod_facts,
 )
 from kubectl_userns.errors import EXIT_CHECK_FAILED, EXIT_INCOMPLETE, EXIT_OK, UsernsError
@@ -82,8 +84,9 @@ def audit_node(
     config: dict[str, Any] | None,
     config_problem: str = "",
     kubelet_version: str = "",
-) -> list[dict[str, Any]]:
-    """One row per pod of ``node`` from the one probe run that covered them all.
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One row per pod of ``node`` from the one probe run that covered them all, and what the
+    probe saw of the node itself (``node_probe``).
 
     Pods are looked up by the UID the kubelet uses on the node (a static pod's config hash);
     idsPerPod is the one the node's kubelet applies (``ids_per_pod_in_force``).
@@ -119,7 +122,30 @@ def audit_node(
             ids_source=ids.source,
         )
         rows.append(judged_row(pod, fact, report))
-    return rows
+    return rows, node_probe(next(iter(dumps.values())), ids.value) if dumps else {}
+
+
+def node_probe(dump: PodDump, ids_per_pod: int) -> dict[str, Any]:
+    """What one probe saw of the node, as data for its ``nodes`` entry: the kubelet's pool and
+    the kubelet records of the pods not audited there (``uid``, ``hostId``, ``length``,
+    ``inPool``; named by ``build_audit``). Such a record still reserves its range: the kubelet
+    reads every record at start-up and refuses to start on one outside its pool (kubernetes
+    pkg/kubelet/userns/userns_manager.go MakeUserNsManager, record; userns-facts.md 2)."""
+    pool = kubelet_pool(dump, ids_per_pod)
+    records = []
+    for uid, record in sorted(dump.other_records.items()):
+        if not record.uid_mappings:
+            continue  # an empty record: the pod has no user namespace
+        first = record.uid_mappings[0]
+        records.append(
+            {
+                "uid": uid,
+                "hostId": first.outside,
+                "length": first.length,
+                "inPool": any(r.contains(first) for r in pool.ranges),
+            }
+        )
+    return {"kubeletPool": pool.as_data(), "kubeletRecords": records}
 
 
 def _base_row(pod: dict[str, Any]) -> dict[str, Any]:
@@ -140,6 +166,7 @@ def unknown_row(pod: dict[str, Any], reason: str) -> dict[str, Any]:
         **_base_row(pod),
         "userNamespace": None,
         "hostRange": None,
+        "kubeletPool": None,
         "hostRootProcesses": None,
         "verdict": UNKNOWN,
         "reason": reason,
@@ -184,6 +211,7 @@ def judged_row(pod: dict[str, Any], facts: PodFacts, report: dict[str, Any]) -> 
         **_base_row(pod),
         "userNamespace": "host" if host_range is None else f"{host_range[0]}-{host_range[1]}",
         "hostRange": host_range,
+        "kubeletPool": report["kubeletPool"],
         "hostRootProcesses": sum(
             1 for p in report["processes"] if p["role"] == "app" and p["hostRoot"]
         ),
@@ -306,8 +334,23 @@ def unreachable_findings(
     return findings
 
 
-def build_audit(rows: Sequence[dict[str, Any]], node_errors: dict[str, str]) -> dict[str, Any]:
-    """The cluster report: rows in (namespace, name) order, findings, summary and exit code."""
+def build_audit(
+    rows: Sequence[dict[str, Any]],
+    node_errors: dict[str, str],
+    probes: Mapping[str, Mapping[str, Any]] | None = None,
+    known_pods: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """The cluster report: rows in (namespace, name) order, findings, the nodes (with what the
+    probe saw of each: ``probes`` by node, see ``node_probe``), summary and exit code.
+
+    A node's kubelet records are named after the pods of ``known_pods`` (the pods the caller
+    listed, any phase) whose UID on the node is the record's; the others are null.
+    """
+    names = {}
+    for pod in known_pods:
+        with contextlib.suppress(AttributeError, TypeError):
+            fact = pod_facts(pod)
+            names[fact.node_uid] = (fact.namespace, fact.name)
     ordered = sorted(rows, key=lambda r: (r["namespace"], r["name"]))
     overlaps = overlap_findings(ordered)
     overlapping = frozenset(name for f in overlaps for name in f["pods"])
@@ -332,7 +375,20 @@ def build_audit(rows: Sequence[dict[str, Any]], node_errors: dict[str, str]) -> 
         "pods": ordered,
         "findings": findings,
         "nodes": [
-            {"name": n, "probed": n not in node_errors, "error": node_errors.get(n, "")}
+            {
+                "name": n,
+                "probed": n not in node_errors,
+                "error": node_errors.get(n, ""),
+                "kubeletPool": (probes or {}).get(n, {}).get("kubeletPool"),
+                "kubeletRecords": [
+                    {
+                        **r,
+                        "namespace": names.get(r["uid"], (None, None))[0],
+                        "name": names.get(r["uid"], (None, None))[1],
+                    }
+                    for r in (probes or {}).get(n, {}).get("kubeletRecords", [])
+                ],
+            }
             for n in nodes
         ],
         "summary": {

@@ -35,6 +35,13 @@ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8p
 .pool { fill: #d0d7de; } .slot { stroke: #fff; stroke-width: 0.5; }
 .slot.isolated { fill: var(--ok); } .slot.overlap { fill: var(--bad); }
 .slot.not-isolated { fill: var(--warn); }
+/* kubelet records without a probed pod: a dashed outline, not a colour alone */
+.slot.stale { fill: #ffebe9; stroke: var(--bad); stroke-width: 2; stroke-dasharray: 4 2; }
+.slot.recorded { fill: #eaeef2; stroke: var(--muted); stroke-width: 1.5;
+                 stroke-dasharray: 2 2; }
+.legend { display: flex; gap: 14px; flex-wrap: wrap; margin: 4px 0 8px; font-size: 12px;
+          color: var(--muted); list-style: none; padding: 0; }
+.legend svg { width: 22px; height: 12px; vertical-align: -2px; display: inline; }
 .axis { fill: var(--muted); font-size: 11px; }
 .chips span { display: inline-block; background: #fff; border: 1px solid #d0d7de;
               border-radius: 12px; padding: 1px 8px; margin: 2px; font-size: 12px; }
@@ -85,6 +92,37 @@ def _pixels(node: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+# what each slot state means, for the legend and the slots' titles
+STATES = {
+    "isolated": "isolated pod",
+    "not-isolated": "pod asking for a user namespace, not isolated",
+    "overlap": "pods sharing host IDs",
+    "stale": "stale kubelet record: no such pod in the API, its IDs still reserved",
+    "recorded": "kubelet record of a pod not probed here",
+}
+
+
+def _legend() -> str:
+    items = "".join(
+        f'<li data-state="{state}"><svg viewBox="0 0 22 12" aria-hidden="true">'
+        f'<rect class="slot {state}" x="1" y="1" width="20" height="10"/></svg> '
+        f"{escape(text)}</li>"
+        for state, text in STATES.items()
+    )
+    return f'<ul class="legend" id="legend" aria-label="Slot legend">{items}</ul>'
+
+
+def _slot_title(s: dict[str, Any]) -> str:
+    ids = f"host IDs {s['start']}-{s['end']}"
+    if s["state"] not in ("stale", "recorded"):
+        return f"{s['pod']}: {ids} ({s['state']})"
+    whose = f"pod {s['pod']} (UID {s['uid']})" if s["pod"] else f"pod UID {s['uid']}"
+    title = f"kubelet record of {whose}: {ids} ({STATES[s['state']]})"
+    if s.get("inPool") is False:
+        title += "; outside the kubelet's pool: the kubelet refuses to start on it"
+    return title
+
+
 def _svg(node: dict[str, Any]) -> str:
     parts = [
         f'<svg viewBox="0 0 {BAR_WIDTH} {BAR_HEIGHT + 18}" role="img" '
@@ -93,10 +131,11 @@ def _svg(node: dict[str, Any]) -> str:
     ]
     for s in _pixels(node):
         parts.append(
-            f'<rect class="slot {s["state"]}" x="{s["x"]}" y="0" width="{s["width"]}" '
-            f'height="{BAR_HEIGHT}" data-pod="{escape(s["pod"])}" data-start="{s["start"]}" '
-            f'data-end="{s["end"]}"><title>{escape(s["pod"])}: host IDs {s["start"]}-'
-            f"{s['end']} ({escape(s['state'])})</title></rect>"
+            f'<rect class="slot {escape(s["state"])}" x="{s["x"]}" y="0" '
+            f'width="{s["width"]}" height="{BAR_HEIGHT}" data-pod="{escape(s["pod"] or "")}" '
+            f'data-uid="{escape(s.get("uid") or "")}" data-state="{escape(s["state"])}" '
+            f'data-start="{s["start"]}" data-end="{s["end"]}">'
+            f"<title>{escape(_slot_title(s))}</title></rect>"
         )
     parts.append(f'<text class="axis" x="0" y="{BAR_HEIGHT + 14}">{node["low"]}</text>')
     parts.append(
@@ -131,6 +170,18 @@ def _workload_row(w: dict[str, Any]) -> str:
     return f'<tr data-state="{escape(w["state"])}">{tds}</tr>'
 
 
+def _slot_count(slots: list[dict[str, Any]]) -> str:
+    records = {"stale", "recorded"}
+    text = f"{sum(1 for s in slots if s['state'] not in records)} pod slot(s)"
+    stale = sum(1 for s in slots if s["state"] == "stale")
+    recorded = sum(1 for s in slots if s["state"] == "recorded")
+    if stale:
+        text += f", {stale} stale kubelet record(s)"
+    if recorded:
+        text += f", {recorded} record(s) of pods not probed"
+    return text
+
+
 def render_html(plan: dict[str, Any], audit: dict[str, Any] | None) -> str:
     s = plan["summary"]
     cards = [
@@ -152,7 +203,7 @@ def render_html(plan: dict[str, Any], audit: dict[str, Any] | None) -> str:
         nodes_html.append(
             f'<div class="node" data-node="{escape(node["node"])}" data-low="{node["low"]}" '
             f'data-high="{node["high"]}"><b>{escape(node["node"])}</b> - host IDs '
-            f"{node['low']}-{node['high']}, {pool}; {len(node['slots'])} pod slot(s)"
+            f"{node['low']}-{node['high']}, {pool}; {_slot_count(node['slots'])}"
             f"{_svg(node)}"
             + (f'<div class="chips">host user namespace: {chips}</div>' if chips else "")
             + "</div>"
@@ -192,6 +243,7 @@ def render_html(plan: dict[str, Any], audit: dict[str, Any] | None) -> str:
 <div class="sub">{s["workloads"]} workload(s), {s["pods"]} pod(s), {verified}</div>
 <div class="cards" id="summary">{card_html}</div>
 <h2>ID space per node</h2>
+{_legend() if plan.get("idSpace") else ""}
 <div id="nodes">{"".join(nodes_html)}</div>
 <h2>Workloads</h2>
 <table class="sortable" id="workloads"><thead><tr><th>Namespace</th><th>Workload</th><th>Pods</th>

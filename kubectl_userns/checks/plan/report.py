@@ -3,7 +3,6 @@ space of each node, a summary and the exit code."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,62 +25,112 @@ BLOCKED = "blocked"
 CONVERTIBLE_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job", "Pod"})
 
 
-def _pool_of(rows: Sequence[Mapping[str, Any]]) -> tuple[int, int] | None:
-    """The kubelet's pool on a node as the audit's subid-pool check found it."""
+# the states of an idSpace slot that is a kubelet record, not a probed pod
+STALE = "stale"  # a record of a pod the API does not have (deleted, leftover)
+RECORDED = "recorded"  # a record of a pod not probed there (not running, or outside the listing)
+
+
+def _pool_of(
+    node: Mapping[str, Any] | None, rows: Sequence[Mapping[str, Any]]
+) -> Mapping[str, Any] | None:
+    """The kubelet's pool on a node as the audit's probe found it (the audit's ``nodes`` entry,
+    else a row of the node): ``{first, last, count, source, ...}``."""
+    pool = (node or {}).get("kubeletPool")
     for row in rows:
-        checks = row.get("checks")
-        for check in checks if isinstance(checks, list) else []:
-            check = _map(check)
-            if check.get("id") == "subid-pool" and check.get("status") == "PASS":
-                found = re.search(r"inside (\d+)-(\d+)", str(check.get("detail")))
-                if found:
-                    return int(found.group(1)), int(found.group(2))
-    return None
+        pool = pool or row.get("kubeletPool")
+    return pool if isinstance(pool, Mapping) else None
+
+
+def _record_slots(node: Mapping[str, Any] | None, all_pods_listed: bool) -> list[JSON]:
+    """The node's kubelet records of pods the audit did not probe there, as slots: ``stale``
+    when no pod of the API has the record's UID (known only when every pod was listed), else
+    ``recorded``."""
+    slots = []
+    records = (node or {}).get("kubeletRecords")
+    for record in records if isinstance(records, list) else []:
+        record = _map(record)
+        host_id, length = record.get("hostId"), record.get("length")
+        if not isinstance(host_id, int) or not isinstance(length, int) or length < 1:
+            continue
+        named = record.get("namespace") is not None
+        slots.append(
+            {
+                "pod": f"{record.get('namespace')}/{record.get('name')}" if named else None,
+                "uid": str(record.get("uid") or ""),
+                "start": host_id,
+                "end": host_id + length - 1,
+                "state": STALE if all_pods_listed and not named else RECORDED,
+                "inPool": record.get("inPool"),
+            }
+        )
+    return slots
 
 
 def id_space(
-    rows: Sequence[Mapping[str, Any]], findings: Sequence[Mapping[str, Any]] = ()
+    rows: Sequence[Mapping[str, Any]],
+    findings: Sequence[Mapping[str, Any]] = (),
+    nodes: Sequence[Mapping[str, Any]] = (),
+    *,
+    all_pods_listed: bool = False,
 ) -> list[JSON]:
     """Per node, from the audit: the ID range to draw (the kubelet's pool when the probe found
     it, widened to every pod's range) and each user-namespaced pod's slot on it, marked
-    isolated, not-isolated or overlap; and the pods in the host user namespace."""
+    isolated, not-isolated or overlap, and the kubelet's records of pods not probed there
+    (``stale``: no such pod in the API; ``recorded``); and the pods in the host user namespace.
+    ``nodes`` are the audit's ``nodes`` entries; ``all_pods_listed``: the pods listed were every
+    pod of the API (all namespaces, no selector), so a record of none of them is stale."""
     overlapping = {
         (str(f.get("node")), name)
         for f in findings
         if f.get("kind") == "overlap"
         for name in f.get("pods") or []
     }
+    entries = {str(n.get("name")): n for n in nodes if isinstance(n, Mapping)}
     by_node: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         by_node.setdefault(str(row.get("node") or ""), []).append(row)
-    nodes = []
+    result = []
     for node, members in sorted(by_node.items()):
         ranged = [(r, found) for r in members if (found := _range(r)) is not None]
-        pool = _pool_of(members)
-        low = pool[0] if pool else min((h[0] for _, h in ranged), default=0)
-        high = pool[1] if pool else max((h[1] for _, h in ranged), default=65535)
-        slots = []
-        for r, (start, end) in sorted(ranged, key=lambda rh: (rh[1][0], str(rh[0].get("name")))):
-            low, high = min(low, start), max(high, end)
+        pool = _pool_of(entries.get(node), members)
+        first, last = (pool or {}).get("first"), (pool or {}).get("last")
+        known = isinstance(first, int) and isinstance(last, int)
+        if isinstance(first, int) and isinstance(last, int):
+            low, high = first, last
+        else:
+            low = min((h[0] for _, h in ranged), default=0)
+            high = max((h[1] for _, h in ranged), default=65535)
+        slots: list[JSON] = []
+        for r, (start, end) in ranged:
             name = f"{r.get('namespace')}/{r.get('name')}"
             if (node, name) in overlapping:
                 state = "overlap"
             else:
                 state = ISOLATED if r.get("verdict") == "ISOLATED" else NOT_ISOLATED
-            slots.append({"pod": name, "start": start, "end": end, "state": state})
-        nodes.append(
+            slots.append(
+                {"pod": name, "uid": str(r.get("uid") or ""), "start": start, "end": end,
+                 "state": state}
+            )  # fmt: skip
+        slots += _record_slots(entries.get(node), all_pods_listed)
+        slots.sort(key=lambda s: (s["start"], str(s["pod"]), s["uid"]))
+        for slot in slots:
+            low, high = min(low, slot["start"]), max(high, slot["end"])
+        result.append(
             {
                 "node": node,
                 "low": low,
                 "high": high,
-                "poolKnown": pool is not None,
+                "poolKnown": known,
+                "pool": None
+                if pool is None
+                else {"first": first, "last": last, "source": pool.get("source")},
                 "slots": slots,
                 "hostPods": [
                     f"{r.get('namespace')}/{r.get('name')}" for r in members if _range(r) is None
                 ],
             }
         )
-    return nodes
+    return result
 
 
 def _convert_command(kind: str, namespace: str, name: str) -> str:
@@ -112,6 +161,8 @@ def build_plan(
     nodes: Sequence[Mapping[str, Any]] = (),
     audit_rows: Sequence[Mapping[str, Any]] | None = None,
     audit_findings: Sequence[Mapping[str, Any]] = (),
+    audit_nodes: Sequence[Mapping[str, Any]] = (),
+    all_pods_listed: bool = False,
     ids_per_pod: Mapping[str, int] | None = None,
     default_ids_per_pod: int = 65536,
 ) -> JSON:
@@ -119,6 +170,8 @@ def build_plan(
 
     ``audit_rows`` are ``kubectl userns audit`` rows of the same pods when the nodes were
     probed (``--verify``); without them hostUsers: false workloads are ``unverified``.
+    ``audit_nodes``: the audit's ``nodes`` (the kubelet's pool and records of each);
+    ``all_pods_listed``: ``pods`` are every pod of the API (see ``id_space``).
     """
     rs_by_uid = {str(_meta(r).get("uid")): r for r in replicasets}
     jobs_by_uid = {str(_meta(j).get("uid")): j for j in jobs}
@@ -224,7 +277,9 @@ def build_plan(
         "verified": audit_rows is not None,
         "workloads": workloads,
         "nodes": list(node_report.values()),
-        "idSpace": None if audit_rows is None else id_space(audit_rows, audit_findings),
+        "idSpace": None
+        if audit_rows is None
+        else id_space(audit_rows, audit_findings, audit_nodes, all_pods_listed=all_pods_listed),
         "summary": {
             "workloads": len(workloads),
             "pods": sum(len(w["pods"]) for w in workloads),

@@ -17,6 +17,7 @@ from kubectl_userns.checks.pod.facts import (
     classify,
     default_pool,
     ids_per_pod_in_force,
+    kubelet_pool,
     pod_facts,
 )
 from kubectl_userns.checks.pod.report import (
@@ -42,6 +43,7 @@ __all__ = [
     "default_pool",
     "ids_per_pod_in_force",
     "judged_processes",
+    "kubelet_pool",
     "pod_facts",
     "summary_line",
 ]

@@ -206,18 +206,53 @@ def default_pool(ids_per_pod: int) -> SubIdRange:
     return SubIdRange(ids_per_pod, 2**32 - ids_per_pod)
 
 
-def pool_of(dump: PodDump, ids_per_pod: int) -> tuple[list[SubIdRange], str]:
+# where the kubelet's pool comes from, as the reports name it (data, not prose)
+POOL_GETSUBIDS = "getsubids"
+POOL_SUBUID = "/etc/subuid"
+POOL_DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class KubeletPool:
+    """The kubelet's ID pool on a node: its ranges, where they come from (``POOL_*``) and the
+    sentence the checks say about that source."""
+
+    ranges: tuple[SubIdRange, ...]
+    source: str
+    detail: str
+
+    def as_data(self) -> dict[str, Any]:
+        """The pool as the reports carry it (docs/inspect-report.md ``kubeletPool``)."""
+        ranges = [{"first": r.start, "last": r.end - 1, "count": r.count} for r in self.ranges]
+        return {"source": self.source, **ranges[0], "ranges": ranges, "sourceDetail": self.detail}
+
+
+def kubelet_pool(dump: PodDump, ids_per_pod: int) -> KubeletPool:
     """The kubelet's pool as the kubelet finds it: without a ``kubelet`` user its default pool,
     whatever /etc/subuid says; else ``getsubids kubelet``, else /etc/subuid (kubernetes
     pkg/kubelet/kubelet_pods.go getKubeletMappings; verify-node's kubelet_pool alike)."""
     if not dump.has_kubelet_user:
         unused = " and its kubelet lines in /etc/subuid are not used" if dump.subuid else ""
-        return [default_pool(ids_per_pod)], f"the kubelet's default pool (no kubelet user{unused})"
-    pools = list(dump.getsubids_uid or ()) or list(dump.subuid)
-    source = "getsubids kubelet" if dump.getsubids_uid else "/etc/subuid"
-    if not pools:
-        pools, source = [default_pool(ids_per_pod)], "the kubelet's default pool (no kubelet range)"
-    return pools, source
+        return KubeletPool(
+            (default_pool(ids_per_pod),),
+            POOL_DEFAULT,
+            f"the kubelet's default pool (no kubelet user{unused})",
+        )
+    if dump.getsubids_uid:
+        return KubeletPool(tuple(dump.getsubids_uid), POOL_GETSUBIDS, "getsubids kubelet")
+    if dump.subuid:
+        return KubeletPool(tuple(dump.subuid), POOL_SUBUID, "/etc/subuid")
+    return KubeletPool(
+        (default_pool(ids_per_pod),),
+        POOL_DEFAULT,
+        "the kubelet's default pool (no kubelet range)",
+    )
+
+
+def pool_of(dump: PodDump, ids_per_pod: int) -> tuple[list[SubIdRange], str]:
+    """The kubelet's pool (``kubelet_pool``) as ranges and the sentence naming its source."""
+    pool = kubelet_pool(dump, ids_per_pod)
+    return list(pool.ranges), pool.detail
 
 
 def allocation_of(dump: PodDump, ids_per_pod: int) -> Allocation:

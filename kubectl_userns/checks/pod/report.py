@@ -13,6 +13,7 @@ from kubectl_userns.checks.pod.facts import (
     PodFacts,
     allocation_of,
     classify,
+    kubelet_pool,
 )
 from kubectl_userns.probe.pod_dump import PodDump, ProcessInfo
 
@@ -84,6 +85,7 @@ def build_report(
         "idsPerPod": ids_per_pod,
         "idsPerPodSource": ids_source,
         "kubeletRoot": _kubelet_root(dump),
+        "kubeletPool": kubelet_pool(dump, ids_per_pod).as_data(),
         "hostUserNamespace": dump.host_userns,
         "podCgroup": dump.pod_dir,
         "mapping": {

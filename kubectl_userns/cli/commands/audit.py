@@ -164,6 +164,7 @@ def run_audit(
             label_selector=selector,
             field_selector="status.phase=Running",
         )
+    known = pods  # every pod listed names the kubelet records it owns, probe pods too
     # probe pods (this tool's own, e.g. left by another run) are not workloads to judge
     pods = [
         p
@@ -190,6 +191,7 @@ def run_audit(
 
     rows: list[dict[str, Any]] = []
     errors: dict[str, str] = {}
+    probes: dict[str, dict[str, Any]] = {}
     total = len(groups)
     if progress and total:
         progress(0, total)
@@ -209,10 +211,12 @@ def run_audit(
         }
         try:
             for done, future in enumerate(as_completed(futures), start=1):
-                node_rows, error = future.result()
+                node_rows, error, probe = future.result()
                 rows += node_rows
                 if error:
                     errors[futures[future]] = error
+                if probe:
+                    probes[futures[future]] = probe
                 if progress:
                     progress(done, total)
         except BaseException:
@@ -221,7 +225,7 @@ def run_audit(
             for future in futures:
                 future.cancel()
             raise
-    return build_audit(rows, errors)
+    return build_audit(rows, errors, probes, known_pods=known)
 
 
 def _node_objects(
@@ -257,8 +261,9 @@ def _audit_node(
     opener: Callable[[str, str | None], Any],
     needs_address: bool = True,
     node_obj: dict[str, Any] | None = None,
-) -> tuple[list[dict[str, Any]], str]:
-    """Probe one node for all its pods; a failure makes its pods UNKNOWN, never raises."""
+) -> tuple[list[dict[str, Any]], str, dict[str, Any]]:
+    """Probe one node for all its pods: their rows, the node's error ("" when none) and what
+    the probe saw of the node; a failure makes its pods UNKNOWN, never raises."""
     from kubectl_userns.access.api_values import checked_host
     from kubectl_userns.access.node import node_address
     from kubectl_userns.checks.cluster import (
@@ -291,7 +296,7 @@ def _audit_node(
         except UsernsError as exc:
             refused.append(unknown_row(pod, node_error_text(exc)))
     if not fit:
-        return refused, ""
+        return refused, "", {}
     pods = fit
     try:
         address = None
@@ -313,14 +318,14 @@ def _audit_node(
         if output.exit_status != 0:
             why = output.stderr.strip()[:200] or "no message"
             reason = f"the probe failed on node {node} (exit {output.exit_status}: {why})"
-            return [*refused, *(unknown_row(p, reason) for p in pods)], reason
-        rows = audit_node(
+            return [*refused, *(unknown_row(p, reason) for p in pods)], reason, {}
+        rows, probe = audit_node(
             node, pods, output.stdout, config=config, config_problem=why, kubelet_version=version
         )
-        return [*refused, *rows], ""
+        return [*refused, *rows], "", probe
     except UsernsError as exc:
         reason = node_error_text(exc)
-        return [*refused, *(unknown_row(p, reason) for p in pods)], reason
+        return [*refused, *(unknown_row(p, reason) for p in pods)], reason, {}
 
 
 def text_view(result: dict[str, Any], out: OutputOptions, color: bool) -> TextView:

@@ -154,10 +154,10 @@ def run_plan(
         return f"{prefix}/{resource}" if ns is None else f"{prefix}/namespaces/{ns}/{resource}"
 
     query = {"labelSelector": selector or ""}
-    pods = client.list_all(path("", "pods"), f"pods {where}", query)
+    listed = client.list_all(path("", "pods"), f"pods {where}", query)
     pods = [
         p
-        for p in pods
+        for p in listed
         if ((p.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/managed-by")
         != MANAGED_BY
         and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
@@ -175,7 +175,7 @@ def run_plan(
             all_namespaces=all_namespaces,
             selector=selector,
             pod_access=pod_access,
-            listed=(pods, nodes),
+            listed=(listed, nodes),  # every phase: the audit names the kubelet records by them
         )
     result = build_plan(
         pods,
@@ -184,6 +184,8 @@ def run_plan(
         nodes=nodes,
         audit_rows=None if audit is None else audit["pods"],
         audit_findings=() if audit is None else audit["findings"],
+        audit_nodes=() if audit is None else audit["nodes"],
+        all_pods_listed=ns is None and not selector,
     )
     return result, audit
 
