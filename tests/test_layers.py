@@ -25,7 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "sandbox": {"base", "checks", "probe"},
     "cli": {"base", "checks", "probe", "manifests", "access", "sandbox"},
 }
-BASE_MODULES = {"__init__", "errors", "options"}
+BASE_MODULES = {"__init__", "errors", "options", "text"}
 
 
 def layer_of(module: str) -> str:

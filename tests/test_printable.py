@@ -12,9 +12,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from kubectl_userns.access.api_values import is_host
-from kubectl_userns.cli.render import printable, render_table
+from kubectl_userns.cli.render import render_table
 from kubectl_userns.sandbox.cluster import Sandbox
 from kubectl_userns.sandbox.pods import spawn
+from kubectl_userns.text import printable
 from tests.cli import Run, run_cli
 from tests.conftest import needs_root
 

@@ -34,6 +34,7 @@ from kubectl_userns.errors import (
     UsageError,
 )
 from kubectl_userns.options import ClusterOptions
+from kubectl_userns.text import quoted
 
 JSON = dict[str, Any]
 
@@ -243,12 +244,12 @@ class KubeClient:
             raise APIUnreachableError(
                 f"the TLS certificate of the Kubernetes API at {self.server} did not verify for "
                 f"the server name {exc.server_name} against {transport.ca_description()} "
-                f"({_printable(exc.detail)}); fix the cluster's certificate-authority, "
+                f"({quoted(exc.detail, 300)}); fix the cluster's certificate-authority, "
                 "certificate-authority-data or tls-server-name in the kubeconfig."
             ) from None
         if self.verbosity >= 6:  # as kubectl -v=6 logs its round trips (no headers, no body)
             took = round((time.monotonic() - started) * 1000)
-            url = _printable(f"{self.server}{target}", 2000)
+            url = quoted(f"{self.server}{target}", 2000)
             print(f"{method} {url} {answer[0]} in {took} milliseconds", file=sys.stderr)
         return answer
 
@@ -382,13 +383,7 @@ def _unquote_userinfo(userinfo: str) -> str:
     return f"{unquote(user)}:{unquote(password)}"
 
 
-def _printable(value: object, limit: int = 300) -> str:
-    """One line of printable text: whitespace runs become one space, control bytes '?'."""
-    text = " ".join(str(value).split())
-    return "".join(c if c.isprintable() else "?" for c in text)[:limit]
-
-
 def _message(body: JSON | None) -> str:
     """A Status answer's message as one printable line ('' when there is none)."""
     message = (body or {}).get("message")
-    return _printable(message) if isinstance(message, str) else ""
+    return quoted(message, 300) if isinstance(message, str) else ""

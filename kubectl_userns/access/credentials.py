@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from kubectl_userns.access.http import Deadline
 from kubectl_userns.access.kubeconfig import ExecPlugin, RestConfig
 from kubectl_userns.errors import CredentialError
+from kubectl_userns.text import quoted
 
 
 @dataclass(frozen=True)
@@ -50,16 +51,11 @@ def _by_hand(plugin: ExecPlugin) -> str:
 
 
 def _who(config: RestConfig) -> str:
-    return f'the credential plugin of user "{config.user}" ({_printable(plugin_name(config))})'
+    return f'the credential plugin of user "{config.user}" ({quoted(plugin_name(config), 300)})'
 
 
 def plugin_name(config: RestConfig) -> str:
     return config.exec_plugin.command if config.exec_plugin else ""
-
-
-def _printable(value: object) -> str:
-    text = " ".join(str(value).split())
-    return "".join(c if c.isprintable() else "?" for c in text)[:300]
 
 
 def _exec_info(config: RestConfig, plugin: ExecPlugin, interactive: bool) -> str:
@@ -109,15 +105,15 @@ def run_plugin(config: RestConfig, deadline: Deadline) -> Credential:
         )
     except FileNotFoundError:
         hint = (
-            f" ({_printable(plugin.install_hint.splitlines()[0])})" if plugin.install_hint else ""
+            f" ({quoted(plugin.install_hint.splitlines()[0], 300)})" if plugin.install_hint else ""
         )
         raise CredentialError(
-            f"{_who(config)} is not installed: {_printable(plugin.command)} was not found"
+            f"{_who(config)} is not installed: {quoted(plugin.command, 300)} was not found"
             f"{hint}; install it or fix users[].user.exec.command in the kubeconfig."
         ) from None
     except OSError as exc:
         raise CredentialError(
-            f"{_who(config)} cannot be started ({_printable(exc.strerror or exc)}); run "
+            f"{_who(config)} cannot be started ({quoted(exc.strerror or exc, 300)}); run "
             f"{_by_hand(plugin)} by hand to see why."
         ) from None
     try:

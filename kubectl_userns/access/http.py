@@ -37,6 +37,7 @@ from kubectl_userns.access.kubeconfig import RestConfig, mask_url
 from kubectl_userns.access.proxy import default_port, proxy_for
 from kubectl_userns.access.tls import ca_description, ssl_context
 from kubectl_userns.errors import APIUnreachableError
+from kubectl_userns.text import quoted
 
 _GOARCH = {
     "x86_64": "amd64",
@@ -205,16 +206,11 @@ def _tunnel(sock: socket.socket, route: _Route) -> None:
     status_line = answer.split(b"\r\n", 1)[0].decode("latin-1")
     parts = status_line.split(" ", 2)
     if len(parts) < 2 or parts[1] != "200":
-        raise ProxyRefusedError(f"the proxy answered CONNECT with {_printable(status_line)}")
+        raise ProxyRefusedError(f"the proxy answered CONNECT with {quoted(status_line)}")
 
 
 def _bracket(host: str) -> str:
     return f"[{host}]" if ":" in host else host
-
-
-def _printable(value: object) -> str:
-    text = " ".join(str(value).split())
-    return "".join(c if c.isprintable() else "?" for c in text)[:200]
 
 
 class Transport:
@@ -376,15 +372,15 @@ def _reason(exc: BaseException, proxy: str | None) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return f"connection refused{via}"
     if isinstance(exc, socket.gaierror):
-        return f"cannot resolve the host name: {_printable(exc.strerror)}{via}"
+        return f"cannot resolve the host name: {quoted(exc.strerror)}{via}"
     if isinstance(exc, (TimeoutError, socket.timeout)):
         return f"timed out{via}"
     if isinstance(exc, ssl.SSLError):
-        return f"TLS failed: {_printable(exc.reason or exc)}{via}"
+        return f"TLS failed: {quoted(exc.reason or exc)}{via}"
     if isinstance(exc, http.client.RemoteDisconnected):
         return f"the server closed the connection without an answer{via}"
     if isinstance(exc, http.client.HTTPException):
-        return f"not a valid HTTP answer: {_printable(type(exc).__name__)}{via}"
+        return f"not a valid HTTP answer: {quoted(type(exc).__name__)}{via}"
     if isinstance(exc, OSError) and exc.strerror:
-        return f"{_printable(exc.strerror).lower()}{via}"
-    return f"{_printable(exc) or type(exc).__name__}{via}"
+        return f"{quoted(exc.strerror).lower()}{via}"
+    return f"{quoted(exc) or type(exc).__name__}{via}"

@@ -32,9 +32,9 @@ import yaml
 
 from kubectl_userns.access.kubeconfig_yaml import YamlFile as _File
 from kubectl_userns.access.kubeconfig_yaml import is_null as _is_null
-from kubectl_userns.access.kubeconfig_yaml import printable as _printable
 from kubectl_userns.access.kubeconfig_yaml import read_file as _read_file
 from kubectl_userns.errors import KubeconfigError
+from kubectl_userns.text import quoted
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 EXEC_API_VERSIONS = (
@@ -166,7 +166,7 @@ def _check_entry(f: _File, key: str, body: yaml.Node, name: str) -> None:
     else:
         ctx = f.mapping(body, f'context "{name}"')
         for field_name in ("cluster", "user", "namespace"):
-            f.string(ctx.get(field_name), f'context "{_printable(name)}" {field_name}')
+            f.string(ctx.get(field_name), f'context "{quoted(name)}" {field_name}')
 
 
 def entry_names(explicit: str | None, kind: str) -> list[str]:
@@ -191,8 +191,8 @@ def load(
     if context is not None and context not in merged.contexts:
         names = ", ".join(sorted(merged.contexts)) or "none"
         raise KubeconfigError(
-            f'context "{_printable(context)}" is not in the kubeconfig (contexts: '
-            f"{_printable(names)}); pick one with --context."
+            f'context "{quoted(context)}" is not in the kubeconfig (contexts: '
+            f"{quoted(names)}); pick one with --context."
         )
     chosen = context or merged.current_context
     if not chosen:
@@ -201,12 +201,12 @@ def load(
             if in_cluster is not None:
                 return in_cluster
         raise KubeconfigError(
-            f"no current context in the kubeconfig ({_printable(where)}); pick one with "
+            f"no current context in the kubeconfig ({quoted(where)}); pick one with "
             "--context, or point --kubeconfig or KUBECONFIG at a kubeconfig."
         )
     if chosen not in merged.contexts:
         raise KubeconfigError(
-            f'the current context "{_printable(chosen)}" of the kubeconfig ({_printable(where)}) '
+            f'the current context "{quoted(chosen)}" of the kubeconfig ({quoted(where)}) '
             "is not defined in it; pick one with --context or fix current-context."
         )
     cfile, cnode = merged.contexts[chosen]
@@ -220,7 +220,7 @@ def load(
     ):
         if flag is not None and flag not in entries:
             raise KubeconfigError(
-                f'{kind} "{_printable(flag)}" is not in the kubeconfig; pick one of its {kind}s '
+                f'{kind} "{quoted(flag)}" is not in the kubeconfig; pick one of its {kind}s '
                 f"with --{kind}."
             )
     cluster_name = cluster or cluster_name
@@ -229,7 +229,7 @@ def load(
     if cluster_name not in merged.clusters:
         raise cfile.fail(
             cnode,
-            f'context "{_printable(chosen)}" names cluster "{_printable(cluster_name)}", which '
+            f'context "{quoted(chosen)}" names cluster "{quoted(cluster_name)}", which '
             "is not defined",
         )
     kwargs: dict[str, Any] = _cluster_settings(*merged.clusters[cluster_name], cluster_name)
@@ -237,7 +237,7 @@ def load(
         if user_name not in merged.users:
             raise cfile.fail(
                 cnode,
-                f'context "{_printable(chosen)}" names user "{_printable(user_name)}", which '
+                f'context "{quoted(chosen)}" names user "{quoted(user_name)}", which '
                 "is not defined",
             )
         kwargs.update(_user_settings(*merged.users[user_name], user_name))
@@ -252,7 +252,7 @@ def load(
 
 
 def _cluster_settings(f: _File, node: yaml.Node, name: str) -> dict[str, Any]:
-    where = f'cluster "{_printable(name)}"'
+    where = f'cluster "{quoted(name)}"'
     c = f.mapping(node, where)
     server = f.string(c.get("server"), f"{where} server")
     if not server:
@@ -286,7 +286,7 @@ def _cluster_settings(f: _File, node: yaml.Node, name: str) -> dict[str, Any]:
 
 
 def _user_settings(f: _File, node: yaml.Node, name: str) -> dict[str, Any]:
-    where = f'user "{_printable(name)}"'
+    where = f'user "{quoted(name)}"'
     u = f.mapping(node, where)
     cert_file = f.path_value(u.get("client-certificate"), f"{where} client-certificate")
     cert_data = f.data(u.get("client-certificate-data"), f"{where} client-certificate-data")
@@ -336,7 +336,7 @@ def _exec_plugin(f: _File, node: yaml.Node, where: str) -> ExecPlugin:
         raise f.fail(
             node,
             f"{where} exec apiVersion must be one of {', '.join(EXEC_API_VERSIONS)} (got "
-            f'"{_printable(api_version)}")',
+            f'"{quoted(api_version)}")',
         )
     mode = f.string(e.get("interactiveMode"), f"{where} exec interactiveMode")
     if mode is None:
@@ -376,7 +376,7 @@ def _auth_provider(f: _File, node: yaml.Node, where: str) -> dict[str, Any]:
     if name != "oidc" or not token:
         raise f.fail(
             node,
-            f'{where} uses auth-provider "{_printable(name)}", which kubectl-userns does not '
+            f'{where} uses auth-provider "{quoted(name)}", which kubectl-userns does not '
             "run (kubectl 1.26+ removed the gcp and azure providers); use an exec credential "
             "plugin (e.g. gke-gcloud-auth-plugin, kubelogin)",
         )
@@ -392,14 +392,14 @@ def parse_server(server: str, *, tls: bool, fail: Any) -> tuple[str, str | None]
         parts = urlsplit(text)
         port = parts.port
     except ValueError:
-        raise fail(f'the server "{_printable(mask_url(server))}" is not a valid URL') from None
+        raise fail(f'the server "{quoted(mask_url(server))}" is not a valid URL') from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise fail(
-            f'the server "{_printable(mask_url(server))}" must be an http:// or https:// URL '
+            f'the server "{quoted(mask_url(server))}" must be an http:// or https:// URL '
             "with a host"
         )
     if any(not c.isprintable() or c.isspace() for c in text):
-        raise fail(f'the server "{_printable(mask_url(server))}" contains control characters')
+        raise fail(f'the server "{quoted(mask_url(server))}" contains control characters')
     userinfo = None
     netloc = parts.netloc
     if "@" in netloc:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from kubectl_userns.errors import KubeconfigError
+from kubectl_userns.text import quoted
 
 
 class YamlFile:
@@ -39,12 +40,12 @@ class YamlFile:
                 line = f" line {mark.line + 1}" if mark is not None else ""
                 problem = exc.problem or exc.context or "invalid YAML"
                 raise KubeconfigError(
-                    f"kubeconfig {path}{line}: not valid YAML ({printable(problem)}); fix the "
+                    f"kubeconfig {path}{line}: not valid YAML ({quoted(problem)}); fix the "
                     "file or point --kubeconfig or KUBECONFIG at another one."
                 ) from None
             except yaml.YAMLError as exc:
                 raise KubeconfigError(
-                    f"kubeconfig {path}: not valid YAML ({printable(exc)}); fix the file or "
+                    f"kubeconfig {path}: not valid YAML ({quoted(exc)}); fix the file or "
                     "point --kubeconfig or KUBECONFIG at another one."
                 ) from None
             except RecursionError:
@@ -91,7 +92,7 @@ class YamlFile:
         if not isinstance(node, yaml.ScalarNode):
             return node  # the caller reports the wrong kind
         if node.tag not in _PLAIN_TAGS:
-            raise self.fail(node, f"the YAML tag {printable(node.tag)} is not allowed here")
+            raise self.fail(node, f"the YAML tag {quoted(node.tag)} is not allowed here")
         try:
             return yaml.SafeLoader("").construct_object(node)
         except (yaml.YAMLError, ValueError, OverflowError):
@@ -149,7 +150,7 @@ class YamlFile:
             if not name:
                 raise self.fail(item, f"{key}[{index}] has no name")
             if name in seen:
-                raise self.fail(item, f'{key}[{index}]: the name "{printable(name)}" is used twice')
+                raise self.fail(item, f'{key}[{index}]: the name "{quoted(name)}" is used twice')
             seen.add(name)
             body = entry.get(inner)
             self.mapping(body, f"{key}[{index}].{inner}")  # type check now, read later
@@ -183,11 +184,6 @@ def _kind(node: yaml.Node | None, value: Any = None) -> str:
     if isinstance(value, (int, float)):
         return "a number"
     return "a string" if isinstance(value, str) else "a scalar"
-
-
-def printable(value: object) -> str:
-    text = " ".join(str(value).split())
-    return "".join(c if c.isprintable() else "?" for c in text)[:200]
 
 
 def read_file(path: Path) -> YamlFile | None:

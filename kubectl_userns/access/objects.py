@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_userns.errors import APIError
+from kubectl_userns.text import quoted
 
 Shape = Any  # a type, a dict of field shapes, or ("list"|"map", shape)
 
@@ -157,10 +158,9 @@ def _check(value: Any, shape: Shape, where: str) -> str | None:
 
 
 def _broken(what: str, problem: str) -> APIError:
-    text = "".join(c if c.isprintable() else "?" for c in problem)[:200]
     return APIError(
-        f"the Kubernetes API answered {what} where {text}; the API server, or a proxy in front "
-        "of it, is not answering as Kubernetes does."
+        f"the Kubernetes API answered {what} where {quoted(problem)}; the API server, or a "
+        "proxy in front of it, is not answering as Kubernetes does."
     )
 
 

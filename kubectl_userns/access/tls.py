@@ -11,6 +11,7 @@ import tempfile
 
 from kubectl_userns.access.kubeconfig import RestConfig
 from kubectl_userns.errors import KubeconfigError
+from kubectl_userns.text import quoted
 
 
 def ca_description(c: RestConfig) -> str:
@@ -94,12 +95,7 @@ def _private_file(directory: str | None, name: str, data: bytes) -> str:
 
 def _ssl_reason(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLError):
-        return _printable(exc.reason or exc.strerror or type(exc).__name__)
+        return quoted(exc.reason or exc.strerror or type(exc).__name__)
     if isinstance(exc, OSError):
-        return _printable(f"{exc.strerror or exc}{': ' + exc.filename if exc.filename else ''}")
-    return _printable(exc)
-
-
-def _printable(value: object) -> str:
-    text = " ".join(str(value).split())
-    return "".join(c if c.isprintable() else "?" for c in text)[:200]
+        return quoted(f"{exc.strerror or exc}{': ' + exc.filename if exc.filename else ''}")
+    return quoted(exc)

@@ -8,18 +8,11 @@ from typing import ParamSpec, TypeVar
 
 import typer
 
-from kubectl_userns.cli.render import printable
 from kubectl_userns.errors import UsernsError
+from kubectl_userns.text import one_line
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def one_line(message: str) -> str:
-    """``message`` as one printable line: whitespace runs become one space, and other control
-    or unprintable characters (a server's or a parser's text may carry them) a ``\\xNN`` or
-    ``\\uNNNN`` escape, so no message can move the cursor or forge a second line."""
-    return printable(" ".join(message.split()))
 
 
 def report_errors(command: Callable[P, R]) -> Callable[P, R]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from kubectl_userns.options import OutputFormat, OutputOptions
+from kubectl_userns.text import printable
 
 PADDING = 3
 MIN_WIDTH = 6  # includes the padding, as tabwriter's minwidth does
@@ -80,28 +81,6 @@ def _paint(text: str, header: str, color: bool) -> str:
 def cell_text(value: Any) -> str:
     """A table cell: made :func:`printable` (its text may come from a node or the API)."""
     return "" if value is None else printable(str(value))
-
-
-def printable(text: str) -> str:
-    """``text`` with every character a terminal could act on shown as an escape instead.
-
-    Control characters (C0, DEL, C1: escape sequences that set the title, clear the screen,
-    colour text), format characters (bidi overrides), line and paragraph separators, other
-    spaces than ' ', surrogates and unassigned code points become ``\\xNN``, ``\\uNNNN`` or
-    ``\\UNNNNNNNN`` - newline and TAB too, so the text stays on its line. Strings from a node
-    or the API pass through here before they reach a terminal; JSON and YAML escape by
-    themselves.
-    """
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else _escape(c) for c in text)
-
-
-def _escape(char: str) -> str:
-    code = ord(char)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def printable_lines(text: str, *, keep: str = "") -> str:

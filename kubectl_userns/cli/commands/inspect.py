@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kubectl_userns.cli.boundary import one_line
 from kubectl_userns.cli.flagsets import API_FLAGS, OUTPUT_FLAGS, NodeFlags, node_flags, with_flags
 from kubectl_userns.cli.render import (
     Printed,
@@ -34,6 +33,7 @@ from kubectl_userns.options import (
     OutputFormat,
     OutputOptions,
 )
+from kubectl_userns.text import one_line
 
 if TYPE_CHECKING:
     from kubectl_userns.access.via_pod import PodAccessOptions

@@ -19,7 +19,6 @@ from kubectl_userns.cli.render import (
     TextView,
     emit,
     print_report,
-    printable,
     render_table,
 )
 from kubectl_userns.errors import (
@@ -39,6 +38,7 @@ from kubectl_userns.options import (
     OutputFormat,
     OutputOptions,
 )
+from kubectl_userns.text import printable
 
 if TYPE_CHECKING:
     from kubectl_userns.access.api import KubeClient
