@@ -20,6 +20,8 @@ pytestmark = needs_root
 SCHEMAS = Path(__file__).resolve().parent / "data" / "policyreport"
 STALE_UID = "0badc0de-0000-4000-8000-00000000dead"
 STALE_HOST_ID = 65536 * 20  # inside pl1's pool (kubelet:65536:7208960), below every pod's
+OUTSIDE_UID = "0badc0de-0000-4000-8000-0000000000ff"
+OUTSIDE_HOST_ID = 65536 * 120  # past the pool's end, 7274495
 
 
 def _owned(sandbox: Sandbox, pod: str, kind: str, name: str, uid: str, **spec: Any) -> None:
@@ -87,6 +89,8 @@ def cluster(make_sandbox: Callable[[], Sandbox]) -> Sandbox:
     # directory left behind: stale), one of a completed pod the API still lists
     node = sandbox.nodes["pl1"]
     write_kubelet_record(node, STALE_UID, STALE_HOST_ID, 65536)
+    # and one left from before the pool was shrunk: outside it (a kubelet restart fails on it)
+    write_kubelet_record(node, OUTSIDE_UID, OUTSIDE_HOST_ID, 65536)
     done = sandbox.add_pod("done", node="pl1", host_users=False, phase="Succeeded")
     obj = sandbox.store.get("pods", "done", "default")
     assert obj is not None
@@ -203,14 +207,16 @@ def test_verify_probes_the_nodes_and_tells_isolated_from_asking(cluster: Sandbox
         "default/iso": "isolated", "team2/a": "overlap", "team2/b": "overlap",
         None: "stale", "default/done": "recorded",
     }  # fmt: skip
-    # the pool as the probe found it, as data (not read from a check's sentence)
+    # the pool as data (not read from a check's sentence), the bar widened to every slot
     assert pl1["pool"] == {"first": 65536, "last": 65536 + 7208960 - 1, "source": "getsubids"}
-    assert (pl1["poolKnown"], pl1["low"], pl1["high"]) == (True, 65536, 65536 + 7208960 - 1)
-    (stale,) = [s for s in pl1["slots"] if s["state"] == "stale"]
-    assert stale == {
-        "pod": None, "uid": STALE_UID, "start": STALE_HOST_ID, "end": STALE_HOST_ID + 65535,
-        "state": "stale", "inPool": True,
-    }  # fmt: skip
+    assert (pl1["poolKnown"], pl1["low"], pl1["high"]) == (True, 65536, OUTSIDE_HOST_ID + 65535)
+    stale = [s for s in pl1["slots"] if s["state"] == "stale"]
+    assert stale == [
+        {"pod": None, "uid": STALE_UID, "start": STALE_HOST_ID, "end": STALE_HOST_ID + 65535,
+         "state": "stale", "inPool": True},
+        {"pod": None, "uid": OUTSIDE_UID, "start": OUTSIDE_HOST_ID,
+         "end": OUTSIDE_HOST_ID + 65535, "state": "stale", "inPool": False},
+    ]  # fmt: skip
     # a plan of one namespace cannot tell a deleted pod from one of another namespace
     scoped = run_cli(["plan", "-n", "default", "--verify", "-o", "json"], env=cluster.env())
     assert scoped.exit_code == 1, scoped.stderr
@@ -423,6 +429,11 @@ def test_the_html_report_in_a_real_browser(cluster: Sandbox, tmp_path: Path) -> 
     assert stale["title"] == (
         f"kubelet record of pod UID {STALE_UID}: host IDs {STALE_HOST_ID}-{STALE_HOST_ID + 65535} "
         "(stale kubelet record: no such pod in the API, its IDs still reserved)"
+    )
+    outside = {s["uid"]: s for s in by_node["pl1"]["slots"]}[OUTSIDE_UID]
+    assert outside["title"].endswith(
+        f"; outside the kubelet's pool: the kubelet's next start fails on it (id "
+        f"{OUTSIDE_HOST_ID} is out of range)"
     )
     done = [s for s in by_node["pl1"]["slots"] if s["pod"] == "default/done"]
     assert done[0]["title"].startswith("kubelet record of pod default/done (UID ")

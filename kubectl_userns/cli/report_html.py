@@ -32,7 +32,8 @@ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8p
 .card.warn b { color: var(--warn); }
 .node { background: var(--bg); border-radius: 8px; padding: 12px 16px; margin: 10px 0; }
 .node svg { width: 100%; height: auto; display: block; }
-.pool { fill: #d0d7de; } .slot { stroke: #fff; stroke-width: 0.5; }
+.pool { fill: #d0d7de; } .beyond { fill: #fff; stroke: #d0d7de; stroke-dasharray: 2 2; }
+.slot { stroke: #fff; stroke-width: 0.5; }
 .slot.isolated { fill: var(--ok); } .slot.overlap { fill: var(--bad); }
 .slot.not-isolated { fill: var(--warn); }
 /* kubelet records without a probed pod: a dashed outline, not a colour alone */
@@ -119,7 +120,10 @@ def _slot_title(s: dict[str, Any]) -> str:
     whose = f"pod {s['pod']} (UID {s['uid']})" if s["pod"] else f"pod UID {s['uid']}"
     title = f"kubelet record of {whose}: {ids} ({STATES[s['state']]})"
     if s.get("inPool") is False:
-        title += "; outside the kubelet's pool: the kubelet refuses to start on it"
+        title += (
+            f"; outside the kubelet's pool: the kubelet's next start fails on it (id {s['start']} "
+            "is out of range)"
+        )
     return title
 
 
@@ -129,6 +133,18 @@ def _svg(node: dict[str, Any]) -> str:
         f'aria-label="ID space of node {escape(node["node"])}">',
         f'<rect class="pool" x="0" y="0" width="{BAR_WIDTH}" height="{BAR_HEIGHT}" rx="3"/>',
     ]
+    # the parts of the bar outside the kubelet's pool (the bar is widened to every slot)
+    found = node.get("pool") or {}
+    if node["poolKnown"]:
+        span = max(1, node["high"] - node["low"] + 1)
+        for start, end in ((node["low"], found["first"] - 1), (found["last"] + 1, node["high"])):
+            if end >= start:
+                x = round((start - node["low"]) / span * BAR_WIDTH, 2)
+                width = round((end - start + 1) / span * BAR_WIDTH, 2)
+                parts.append(
+                    f'<rect class="beyond" x="{x}" y="0" width="{width}" height="{BAR_HEIGHT}">'
+                    f"<title>host IDs {start}-{end}: outside the kubelet's pool</title></rect>"
+                )
     for s in _pixels(node):
         parts.append(
             f'<rect class="slot {escape(s["state"])}" x="{s["x"]}" y="0" '
@@ -199,6 +215,12 @@ def render_html(plan: dict[str, Any], audit: dict[str, Any] | None) -> str:
     nodes_html = []
     for node in plan.get("idSpace") or []:
         pool = "the kubelet's pool" if node["poolKnown"] else "the pods' ranges (pool unknown)"
+        found = node.get("pool") or {}
+        if node["poolKnown"] and (found["first"], found["last"]) != (node["low"], node["high"]):
+            pool = (
+                f"the kubelet's pool {found['first']}-{found['last']} and the slots outside it "
+                "(white: outside the pool)"
+            )
         chips = "".join(f"<span>{escape(p)}</span>" for p in node["hostPods"])
         nodes_html.append(
             f'<div class="node" data-node="{escape(node["node"])}" data-low="{node["low"]}" '
