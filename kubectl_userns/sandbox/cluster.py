@@ -12,15 +12,10 @@ from typing import Any
 from kubectl_userns.errors import SandboxError
 from kubectl_userns.sandbox.lifecycle import new_state, start_control_plane, stop
 from kubectl_userns.sandbox.lifecycle import require_root as require_root
-from kubectl_userns.sandbox.node import (
-    NodeState,
-    free_port,
-    prepare_node_dir,
-    start_node,
-    write_ssh_files,
-)
+from kubectl_userns.sandbox.node import NodeState, free_port, start_node
 from kubectl_userns.sandbox.node import start_sshd as _start_sshd
 from kubectl_userns.sandbox.node import stop_sshd as _stop_sshd
+from kubectl_userns.sandbox.nodefiles import prepare_node_dir, write_ssh_files
 from kubectl_userns.sandbox.objects import (
     SANDBOX_KERNEL,
     allocated_ids_per_pod,

@@ -1,5 +1,6 @@
 """The sandbox's kubelet: runs a pod created through the API emulator on its node, as the
-built-in pods run (kubectl apply -f, kubectl run, --via pod's probe pods alike).
+built-in pods run (kubectl apply -f, kubectl run, --via pod's probe pods alike); its node and ID
+slot come from :mod:`.scheduling`.
 
 Like the real kubelet and runtime it gives the pod the kubepods cgroup of its QoS class
 (kubernetes pkg/apis/core/v1/helper/qos/qos.go; pkg/kubelet/cm), an ID slot from the node's
@@ -23,7 +24,6 @@ removes its cgroups and releases its ID slot (its record).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -40,14 +40,18 @@ from kubectl_userns.sandbox.pods import (
     PAUSE_UID,
     conmon_cgroup,
     container_cgroup,
-    kubelet_pool,
     move_process,
     new_container_id,
     pod_cgroup,
-    pool_slots,
-    recorded_slots,
     start_process,
     write_kubelet_record,
+)
+from kubectl_userns.sandbox.scheduling import (
+    allocate_slot,
+    node_state,
+    pod_lock,
+    schedule,
+    slot_lock,
 )
 from kubectl_userns.sandbox.store import ObjectStore, file_name, now
 
@@ -68,91 +72,14 @@ class _Running:
 CONTAINERD_SHIM_CGROUP = "system.slice/containerd.service"
 
 _running: dict[tuple[str, str], _Running] = {}
-_lock = threading.Lock()
 
 
 def log_path(store: ObjectStore, namespace: str, name: str) -> Path:
     return store.root / "logs" / namespace / file_name(name, ".log")
 
 
-def _node_state(store: ObjectStore, node: str) -> NodeState | None:
-    """The node from the sandbox state file next to the store, if it runs."""
-    try:
-        data = json.loads((store.root.parent / "sandbox.json").read_text())
-        state = NodeState(**data["nodes"][node])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if state.init_pid <= 0 or not Path(f"/proc/{state.init_pid}").exists():
-        return None
-    return state
-
-
-def schedule(store: ObjectStore, pod: JSON) -> str:
-    """Bind a pod that names no node to the sandbox node with the fewest pods (by name on a
-    tie), as kube-scheduler's default scoring spreads pods; "" when no node runs.
-
-    The binding is stored at once (kube-scheduler posts pods/binding, which sets
-    spec.nodeName and the PodScheduled condition: kubernetes pkg/registry/core/pod/storage).
-    """
-    try:
-        data = json.loads((store.root.parent / "sandbox.json").read_text())
-        nodes = sorted(data.get("nodes") or {})
-    except (OSError, ValueError):
-        return ""
-    if not nodes:
-        return ""
-    load = {n: 0 for n in nodes}
-    for other in store.list("pods"):
-        name = (other.get("spec") or {}).get("nodeName")
-        if name in load:
-            load[name] += 1
-    chosen: str = min(nodes, key=lambda n: (load[n], n))
-    meta = pod["metadata"]
-    with _lock:
-        stored = store.get("pods", meta["name"], meta["namespace"])
-        if stored is None or stored["metadata"].get("uid") != meta.get("uid"):
-            return ""
-        stored.setdefault("spec", {})["nodeName"] = chosen
-        status = stored.setdefault("status", {})
-        status["conditions"] = [
-            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now()}
-        ]
-        store.put("pods", stored)
-    return chosen
-
-
-def _sandbox_slots(store: ObjectStore, node: str) -> list[int]:
-    """ID slots the sandbox's own pods of ``node`` hold (see Sandbox._free_slot)."""
-    try:
-        data = json.loads((store.root.parent / "sandbox.json").read_text())
-    except (OSError, ValueError):
-        return []
-    slots = []
-    for pod in (data.get("pods") or {}).values():
-        if pod.get("node") == node:
-            slots += [int(s) for s in pod.get("slots") or []]
-    return slots
-
-
-_slot_lock = threading.Lock()
-
-
-def allocate_slot(store: ObjectStore, node: NodeState, length: int) -> int | None:
-    """A free slot of the node's pool: the highest that no record and no sandbox pod holds.
-
-    The real kubelet picks a random free slot (pkg/kubelet/userns/userns_manager.go
-    allocateOne); the sandbox picks deterministically, as Sandbox._free_slot does.
-    """
-    pool = kubelet_pool(node, length)
-    used = set(recorded_slots(node)) | set(_sandbox_slots(store, node.name))
-    for slot in pool_slots(pool, length):
-        if not any(abs(slot - u) < length for u in used):
-            return slot
-    return None
-
-
 def _set_status(store: ObjectStore, namespace: str, name: str, uid: str, status: JSON) -> None:
-    with _lock:
+    with pod_lock:
         pod = store.get("pods", name, namespace)
         if pod is None or pod["metadata"].get("uid") != uid:
             return  # deleted (or replaced) meanwhile: never bring it back
@@ -178,7 +105,7 @@ def start(store: ObjectStore, pod: JSON) -> None:
     spec = pod.get("spec") or {}
     if not spec.get("nodeName"):
         spec["nodeName"] = schedule(store, pod)
-    node = _node_state(store, spec.get("nodeName") or "")
+    node = node_state(store, spec.get("nodeName") or "")
     if node is None:
         return  # no such node: the pod stays Pending, as with a real cluster
     meta = pod["metadata"]
@@ -191,7 +118,7 @@ def start(store: ObjectStore, pod: JSON) -> None:
         (Path(root) / pod_dir).mkdir(parents=True, exist_ok=True)
     userns: tuple[int, int] | None = None
     if spec.get("hostUsers") is False:
-        with _slot_lock:
+        with slot_lock:
             slot = allocate_slot(store, node, node.ids_per_pod)
             if slot is not None:
                 write_kubelet_record(node, uid, slot, node.ids_per_pod)
@@ -260,7 +187,7 @@ def start(store: ObjectStore, pod: JSON) -> None:
                 )
                 move_process(node, monitor, pid)
             running.containers.append(proc)
-    with _lock:
+    with pod_lock:
         _running[key] = running
     started = now()
     # the kubelet reports both the singular and the plural address fields
@@ -312,7 +239,7 @@ def start(store: ObjectStore, pod: JSON) -> None:
         for pid in running.plumbing:  # the sandbox goes with its last container
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        with _lock:
+        with pod_lock:
             _running.pop(key, None)
         with contextlib.suppress(OSError):  # the empty mount points of the containers' roots
             base_dir = f"/proc/{node.init_pid}/root/run/sandbox-kubelet/{uid}"
@@ -362,7 +289,7 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 def delete(store: ObjectStore, namespace: str, name: str) -> JSON | None:
     """Delete the pod: kill what still runs, drop its log, cgroups and ID slot; the deleted
     object or None."""
-    with _lock:
+    with pod_lock:
         pod = store.get("pods", name, namespace)
         if pod is None:
             return None
@@ -378,7 +305,7 @@ def delete(store: ObjectStore, namespace: str, name: str) -> JSON | None:
     node = (
         running.node
         if running
-        else _node_state(store, (pod.get("spec") or {}).get("nodeName") or "")
+        else node_state(store, (pod.get("spec") or {}).get("nodeName") or "")
     )
     if node is not None:
         uid = pod["metadata"].get("uid", "")
