@@ -118,7 +118,7 @@ VOLATILE = [
     (re.compile(r"PIDs \d+(?:, \d+)*"), "PIDs N"),
     (re.compile(r"\bPID \d+"), "PID N"),  # verify-node's kubelet-process
     # what this machine's kernel decides (sandbox nodes report the sandbox's kernel release
-    # and OCI runtime, sandbox/node.py, but read the real limit)
+    # and OCI runtime, sandbox/nodefiles.py, but read the real limit)
     (re.compile(r"max_user_namespaces=\d+"), "max_user_namespaces=N"),
     # the filesystem of this machine that holds the sandbox's kubelet roots
     (re.compile(r"\w+ \((/var/lib/kubelet)\), idmappable since [\d.]+"), r"FS (\1)"),

@@ -18,7 +18,7 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from kubectl_userns.manifests.build import to_yaml
+from kubectl_userns.manifests.yamlwrite import to_yaml
 from kubectl_userns.sandbox.api.server import start_apiserver, stop_apiserver
 from kubectl_userns.sandbox.kubeconfig import write_kubeconfig
 from tests import psa

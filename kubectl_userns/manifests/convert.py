@@ -15,8 +15,8 @@ from typing import Any
 
 from kubectl_userns.errors import InputError
 from kubectl_userns.manifests import yamlread
-from kubectl_userns.manifests.build import to_yaml
 from kubectl_userns.manifests.sources import Source, parse
+from kubectl_userns.manifests.yamlwrite import to_yaml
 
 ERROR, WARN, INFO = "ERROR", "WARN", "INFO"
 ABSENT = object()  # a pod spec without hostUsers

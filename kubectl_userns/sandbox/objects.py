@@ -10,7 +10,7 @@ from kubectl_userns.sandbox.store import now
 
 JSON = dict[str, Any]
 # The kernel release a sandbox node reports, in its Node object and to ``uname -r`` on the node
-# (sandbox/node.py), whatever this machine runs: a Debian 12 node's backports kernel, as its
+# (sandbox/nodefiles.py), whatever this machine runs: a Debian 12 node's backports kernel, as its
 # osImage says. Idmapped mounts tried by --probe are still this machine's kernel's.
 SANDBOX_KERNEL = "6.12.48+deb12-amd64"
 
