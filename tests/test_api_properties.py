@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kubectl_userns.access import kubeconfig
-from kubectl_userns.access.kubeconfig import mask_url
 from kubectl_userns.access.objects import NODE, POD, checked, checked_items
 from kubectl_userns.access.proxy import bypasses_proxy
+from kubectl_userns.access.restconfig import mask_url
 from kubectl_userns.errors import APIError, KubeconfigError
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -259,7 +259,7 @@ def test_yaml_anchors_cannot_expand(tmp_path: Path) -> None:
 )
 def test_exec_plugin_answers_give_a_credential_or_the_named_error(raw: bytes) -> None:
     from kubectl_userns.access.credentials import _parse_answer
-    from kubectl_userns.access.kubeconfig import ExecPlugin, RestConfig
+    from kubectl_userns.access.restconfig import ExecPlugin, RestConfig
     from kubectl_userns.errors import CredentialError
 
     plugin = ExecPlugin(command="get-token")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from kubectl_userns.access.http import Deadline
-from kubectl_userns.access.kubeconfig import ExecPlugin, RestConfig
+from kubectl_userns.access.restconfig import ExecPlugin, RestConfig
 from kubectl_userns.errors import CredentialError
 from kubectl_userns.text import quoted
 

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from kubectl_userns import __version__
-from kubectl_userns.access.kubeconfig import RestConfig, mask_url
 from kubectl_userns.access.proxy import default_port, proxy_for
+from kubectl_userns.access.restconfig import RestConfig, mask_url
 from kubectl_userns.access.tls import ca_description, ssl_context
 from kubectl_userns.errors import APIUnreachableError
 from kubectl_userns.text import quoted

@@ -12,8 +12,7 @@ Rules followed, from kubernetes/kubernetes staging/src/k8s.io/client-go/tools/cl
   or a CA with ``insecure-skip-tls-verify`` are errors, not silent choices.
 * ``client_config.go``: the context's namespace, else ``default``; a server without a scheme is
   ``https://`` when TLS settings are present (``DefaultServerURL``).
-* ``rest/config.go`` ``InClusterConfig``: ``KUBERNETES_SERVICE_HOST``/``_PORT`` and the service
-  account's token and CA when no kubeconfig exists.
+* ``rest/config.go`` ``InClusterConfig`` when no kubeconfig exists (:mod:`.restconfig`).
 
 Every file is untrusted text: YAML that does not parse, a document that is not a mapping, or a
 field of the wrong type is one :class:`KubeconfigError` naming the file and the line. The walk
@@ -33,75 +32,16 @@ import yaml
 from kubectl_userns.access.kubeconfig_yaml import YamlFile as _File
 from kubectl_userns.access.kubeconfig_yaml import is_null as _is_null
 from kubectl_userns.access.kubeconfig_yaml import read_file as _read_file
+from kubectl_userns.access.restconfig import ExecPlugin as ExecPlugin  # the API layer's import
+from kubectl_userns.access.restconfig import RestConfig as RestConfig  # of them (access/api.py)
+from kubectl_userns.access.restconfig import load_in_cluster, mask_url
 from kubectl_userns.errors import KubeconfigError
 from kubectl_userns.text import quoted
 
-SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 EXEC_API_VERSIONS = (
     "client.authentication.k8s.io/v1",
     "client.authentication.k8s.io/v1beta1",
 )
-
-
-@dataclass(frozen=True)
-class ExecPlugin:
-    """A ``users[].user.exec`` credential plugin."""
-
-    command: str
-    args: tuple[str, ...] = ()
-    env: tuple[tuple[str, str], ...] = ()
-    api_version: str = "client.authentication.k8s.io/v1"
-    install_hint: str = ""
-    provide_cluster_info: bool = False
-    interactive_mode: str = "IfAvailable"
-
-
-@dataclass(frozen=True)
-class RestConfig:
-    """Everything needed to talk to one API server as one user (no secret in ``repr``)."""
-
-    server: str
-    """The API's base URL, without userinfo (that is in ``server_userinfo``)."""
-    namespace: str = "default"
-    context: str = ""
-    cluster: str = ""
-    user: str = ""
-    source: str = ""
-    """Where the settings came from (file names, or 'in-cluster'), for messages."""
-    ca_file: str | None = None
-    ca_data: bytes | None = field(default=None, repr=False)
-    insecure: bool = False
-    tls_server_name: str | None = None
-    proxy_url: str | None = field(default=None, repr=False)
-    token: str | None = field(default=None, repr=False)
-    token_file: str | None = None
-    client_cert_file: str | None = None
-    client_key_file: str | None = None
-    client_cert_data: bytes | None = field(default=None, repr=False)
-    client_key_data: bytes | None = field(default=None, repr=False)
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    server_userinfo: str | None = field(default=None, repr=False)
-    exec_plugin: ExecPlugin | None = None
-    impersonate_user: str | None = None
-    impersonate_uid: str | None = None
-    impersonate_groups: tuple[str, ...] = ()
-    impersonate_extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
-
-    @property
-    def server_display(self) -> str:
-        """The server URL as messages show it: userinfo masked, printable."""
-        return mask_url(self.server)
-
-
-def mask_url(url: str) -> str:
-    """``url`` with everything before the authority's last ``@`` shown as ``***`` (messages)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        scheme, rest = "", url
-    if "@" not in rest:
-        return url
-    return f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}"
 
 
 def kubeconfig_path(explicit: str | None) -> str:
@@ -418,28 +358,3 @@ def check_proxy_url(proxy: str, fail: Any, where: str = "") -> str:
     if parts.scheme not in ("http", "https", "socks5") or not parts.hostname:
         raise fail(f"{where}proxy-url must be an http://, https:// or socks5:// URL with a host")
     return proxy
-
-
-def load_in_cluster(namespace: str | None) -> RestConfig | None:
-    """The service account's config when running in a pod (client-go's InClusterConfig)."""
-    host = os.environ.get("KUBERNETES_SERVICE_HOST")
-    port = os.environ.get("KUBERNETES_SERVICE_PORT")
-    token_file = f"{SERVICE_ACCOUNT_DIR}/token"
-    if not host or not port or not os.path.exists(token_file):
-        return None
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    if namespace is None:
-        try:
-            with open(f"{SERVICE_ACCOUNT_DIR}/namespace") as handle:
-                namespace = handle.read().strip()
-        except OSError:
-            namespace = None
-    ca = f"{SERVICE_ACCOUNT_DIR}/ca.crt"
-    return RestConfig(
-        server=f"https://{host}:{port}",
-        namespace=namespace or "default",
-        source="in-cluster service account",
-        ca_file=ca if os.path.exists(ca) else None,
-        token_file=token_file,
-    )

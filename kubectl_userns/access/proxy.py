@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from kubectl_userns.access.kubeconfig import RestConfig
+from kubectl_userns.access.restconfig import RestConfig
 
 
 def _env(env: Mapping[str, str], *names: str) -> str:

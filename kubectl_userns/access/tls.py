@@ -9,7 +9,7 @@ import os
 import ssl
 import tempfile
 
-from kubectl_userns.access.kubeconfig import RestConfig
+from kubectl_userns.access.restconfig import RestConfig
 from kubectl_userns.errors import KubeconfigError
 from kubectl_userns.text import quoted
 
