@@ -86,7 +86,7 @@ class KubectlGroup(TyperGroup):
 
     def _global_flags_after_command(self, args: list[str]) -> list[str]:
         if not _GLOBAL_FLAGS:
-            _GLOBAL_FLAGS.update(_global_flag_kinds())
+            _GLOBAL_FLAGS.update(_global_flag_kinds(self.commands["inspect"]))
         moved: list[str] = []
         i = 0
         while i < len(args) and args[i].startswith("-") and args[i] not in ("-", "--"):
@@ -162,11 +162,12 @@ for _name, _module, _function in (
 app.add_typer(sandbox_app, name="sandbox")
 
 
-def _global_flag_kinds() -> dict[str, str]:
-    """kubectl's API flags (-n among them) by name: ``value`` or ``flag`` (takes no value)."""
+def _global_flag_kinds(command: Any) -> dict[str, str]:
+    """kubectl's API flags (-n among them) by name, as ``command`` (one taking them all) has
+    them: ``value`` or ``flag`` (takes no value). The command is the root group's own: building
+    the group again would cost every invocation as much as its start (typer.main.get_command)."""
     from kubectl_userns.cli.flags import API_NAMES
 
-    command = typer.main.get_command(app).commands["inspect"]  # type: ignore[attr-defined]
     kinds = {}
     for param in command.params:
         if param.name in API_NAMES:
