@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kubectl_userns.access.via_pod import (
+from kubectl_userns.access.probe_pod import (
     HOST_ROOT,
     MANAGED_BY,
     STDERR_MARKER,

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kubectl_userns.access.via_pod import DEFAULT_IMAGE, DEFAULT_NAMESPACE
+from kubectl_userns.access.probe_pod import DEFAULT_IMAGE, DEFAULT_NAMESPACE
 from kubectl_userns.options import (
     SSH_CLIENT_ENV,
     SSH_CONFIG_ENV,

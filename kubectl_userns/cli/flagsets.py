@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from kubectl_userns.access.via_pod import PodAccessOptions
+from kubectl_userns.access.probe_pod import PodAccessOptions
 from kubectl_userns.cli import flags as f
 from kubectl_userns.errors import UsageError
 from kubectl_userns.options import (

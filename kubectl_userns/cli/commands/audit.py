@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kubectl_userns.access.via_pod import PodAccessOptions
+from kubectl_userns.access.probe_pod import PodAccessOptions
 from kubectl_userns.cli.flagsets import API_FLAGS, OUTPUT_FLAGS, NodeFlags, node_flags, with_flags
 from kubectl_userns.cli.render import (
     Printed,
@@ -152,7 +152,8 @@ def run_audit(
 
     from kubectl_userns.access.api import KubeClient
     from kubectl_userns.access.node import open_runner
-    from kubectl_userns.access.via_pod import MANAGED_BY, PodRunner
+    from kubectl_userns.access.probe_pod import MANAGED_BY
+    from kubectl_userns.access.via_pod import PodRunner
     from kubectl_userns.checks.cluster import build_audit, group_by_node
 
     client = KubeClient.from_options(cluster)

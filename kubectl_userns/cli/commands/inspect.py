@@ -36,7 +36,7 @@ from kubectl_userns.options import (
 from kubectl_userns.text import one_line
 
 if TYPE_CHECKING:
-    from kubectl_userns.access.via_pod import PodAccessOptions
+    from kubectl_userns.access.probe_pod import PodAccessOptions
     from kubectl_userns.checks.pod import PodFacts
 
 HELP = """Prove on the node that a pod is isolated by its user namespace.

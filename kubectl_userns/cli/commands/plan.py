@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kubectl_userns.access.via_pod import PodAccessOptions
+from kubectl_userns.access.probe_pod import PodAccessOptions
 from kubectl_userns.cli import flags as f
 from kubectl_userns.cli.flagsets import API_FLAGS, FlagSet, NodeFlags, node_flags, with_flags
 from kubectl_userns.cli.render import Printed, TextView
@@ -142,7 +142,7 @@ def run_plan(
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The plan (and, with ``verify``, the audit it was built from)."""
     from kubectl_userns.access.api import KubeClient
-    from kubectl_userns.access.via_pod import MANAGED_BY
+    from kubectl_userns.access.probe_pod import MANAGED_BY
     from kubectl_userns.checks.plan import build_plan
 
     client = KubeClient.from_options(cluster)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kubectl_userns.access.via_pod import PodAccessOptions
+from kubectl_userns.access.probe_pod import PodAccessOptions
 from kubectl_userns.cli.flagsets import (
     API_FLAGS_NO_NAMESPACE,
     OUTPUT_FLAGS,
