@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kubectl_userns.sandbox.api.server import start_apiserver, stop_apiserver  # noqa: E402
+from kubectl_userns.sandbox.api.launch import start_apiserver, stop_apiserver  # noqa: E402
 from kubectl_userns.sandbox.kubeconfig import write_kubeconfig  # noqa: E402
 from kubectl_userns.sandbox.objects import make_node  # noqa: E402
 from kubectl_userns.sandbox.store import ObjectStore  # noqa: E402

@@ -19,7 +19,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kubectl_userns.manifests.yamlwrite import to_yaml
-from kubectl_userns.sandbox.api.server import start_apiserver, stop_apiserver
+from kubectl_userns.sandbox.api.launch import start_apiserver, stop_apiserver
 from kubectl_userns.sandbox.kubeconfig import write_kubeconfig
 from tests import psa
 from tests.cli import run_cli, run_process

@@ -23,8 +23,8 @@ from urllib.parse import quote, urlencode
 from kubectl_userns.access import kubeconfig as kubeconfig_files
 from kubectl_userns.access.credentials import CredentialCache
 from kubectl_userns.access.http import Deadline, TLSVerifyError, Transport
-from kubectl_userns.access.kubeconfig import RestConfig
 from kubectl_userns.access.objects import NAMESPACE, NODE, POD, checked, checked_items
+from kubectl_userns.access.restconfig import RestConfig
 from kubectl_userns.errors import (
     APIError,
     APIRefusedError,

@@ -32,9 +32,7 @@ import yaml
 from kubectl_userns.access.kubeconfig_yaml import YamlFile as _File
 from kubectl_userns.access.kubeconfig_yaml import is_null as _is_null
 from kubectl_userns.access.kubeconfig_yaml import read_file as _read_file
-from kubectl_userns.access.restconfig import ExecPlugin as ExecPlugin  # the API layer's import
-from kubectl_userns.access.restconfig import RestConfig as RestConfig  # of them (access/api.py)
-from kubectl_userns.access.restconfig import load_in_cluster, mask_url
+from kubectl_userns.access.restconfig import ExecPlugin, RestConfig, load_in_cluster, mask_url
 from kubectl_userns.errors import KubeconfigError
 from kubectl_userns.text import quoted
 

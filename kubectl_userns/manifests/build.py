@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_userns.errors import UsageError
-from kubectl_userns.manifests.yamlwrite import to_yaml as to_yaml  # new-pod's import of it
 
 KINDS = ("pod", "deployment", "statefulset", "daemonset", "job", "cronjob")
 DEFAULT_IMAGE = "debian"

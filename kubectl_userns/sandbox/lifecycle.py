@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kubectl_userns.errors import SandboxError
-from kubectl_userns.sandbox.api.server import start_apiserver, stop_apiserver
+from kubectl_userns.sandbox.api.launch import start_apiserver, stop_apiserver
 from kubectl_userns.sandbox.kubeconfig import write_kubeconfig
 from kubectl_userns.sandbox.node import CGROUP2_HOST, SYSTEMD_V1_HOST, NodeState, wait_gone
 from kubectl_userns.sandbox.statedir import (

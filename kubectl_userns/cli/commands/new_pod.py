@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from kubectl_userns.manifests.build import PodRequest, build, to_yaml
+from kubectl_userns.manifests.build import PodRequest, build
+from kubectl_userns.manifests.yamlwrite import to_yaml
 
 HELP = """Print a manifest with spec.hostUsers: false (a pod in its own user namespace).
 
