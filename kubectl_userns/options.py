@@ -227,6 +227,7 @@ def ssh_flags_given(
     ssh_config: Path | None,
     ssh_accept_new: bool,
     ssh_client: str | None = None,
+    ssh_timeout: float | None = None,
 ) -> list[str]:
     """The SSH flags given on the command line, by name (for conflicts with --local, --via pod)."""
     return [
@@ -239,6 +240,7 @@ def ssh_flags_given(
             ("--ssh-config", ssh_config),
             ("--ssh-accept-new", ssh_accept_new or None),
             ("--ssh-client", ssh_client),
+            ("--ssh-timeout", ssh_timeout),
         )
         if value is not None
     ]
@@ -304,6 +306,7 @@ class NodeAccessOptions:
                 ssh_config,
                 ssh_accept_new,
                 None if ssh_client is None else str(getattr(ssh_client, "value", ssh_client)),
+                ssh_timeout,
             )
             if given:
                 raise UsageError(

@@ -92,6 +92,19 @@ def test_a_bad_duration_is_named_before_any_network_call() -> None:
     )
 
 
+def test_ssh_timeout_is_an_ssh_flag_where_no_ssh_runs() -> None:
+    """--ssh-timeout given where no SSH runs is named, as the other SSH flags are."""
+    pod = run_cli(["inspect", "testpod", "--via", "pod", "--ssh-timeout", "5s"], env=NOWHERE)
+    assert (pod.stdout, pod.exit_code) == ("", 2)
+    assert pod.stderr.startswith("error: --via pod cannot be used with --ssh-timeout:")
+    local = run_cli(["inspect", "testpod", "--local", "--ssh-timeout", "5s"], env=NOWHERE)
+    assert (local.stdout, local.exit_code) == ("", 2)
+    assert local.stderr.startswith("error: --local cannot be used with --ssh-timeout:")
+    plan = run_cli(["plan", "-A", "--ssh-timeout", "5s"], env=NOWHERE)
+    assert (plan.stdout, plan.exit_code) == ("", 2)
+    assert plan.stderr.startswith("error: --ssh-timeout applies only with --verify")
+
+
 # --- flag forms and positions ------------------------------------------------------------------
 
 

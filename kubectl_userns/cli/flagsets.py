@@ -174,6 +174,9 @@ def _node(
     v: Values, own: Values, refuse: Mapping[str, str], requires: tuple[str, str] | None
 ) -> NodeFlags:
     client = v["ssh_client"]
+    ssh_timeout = (
+        None if v["ssh_timeout"] is None else parse_duration(v["ssh_timeout"], "--ssh-timeout")
+    )
     ssh_given = ssh_flags_given(
         v["ssh_user"],
         v["ssh_key"],
@@ -182,6 +185,7 @@ def _node(
         v["ssh_config"],
         v["ssh_accept_new"],
         client.value if client else None,
+        ssh_timeout,
     )
     if requires is not None and not own[requires[0]]:
         given = list(ssh_given)
@@ -209,7 +213,6 @@ def _node(
     for name, message in refuse.items():
         if v[name]:
             raise UsageError(message)
-    ssh_timeout = v["ssh_timeout"]
     access = NodeAccessOptions.from_flags(
         local=v["local"] and "local" not in refuse,
         ssh_user=v["ssh_user"],
@@ -219,7 +222,7 @@ def _node(
         ssh_address_type=v["ssh_address_type"],
         ssh_config=v["ssh_config"],
         ssh_accept_new=v["ssh_accept_new"],
-        ssh_timeout=None if ssh_timeout is None else parse_duration(ssh_timeout, "--ssh-timeout"),
+        ssh_timeout=ssh_timeout,
         kubelet_root=v["kubelet_root"],
         ssh_client=client,
         probe_timeout=probe_timeout,
