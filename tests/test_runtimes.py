@@ -286,3 +286,22 @@ def test_no_overlap_looks_where_the_pod_was_found(cluster: Sandbox) -> None:
         "FAIL",
         f"shares host IDs with {slice_name} (PID {pid}, 0 655360 65536)",
     )
+
+
+def test_the_served_config_names_the_cgroup_root_the_kubelet_runs_with(cluster: Sandbox) -> None:
+    """A kubelet started with --cgroup-root serves it in /configz (KubeletConfiguration
+    cgroupRoot, kubernetes/kubelet config/v1beta1 types.go), read here with the real kubectl."""
+    import os
+    import subprocess
+
+    done = subprocess.run(
+        ["kubectl", "get", "--raw", "/api/v1/nodes/croot/proxy/configz"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **cluster.env()},
+        timeout=20,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    config = json.loads(done.stdout)["kubeletconfig"]
+    assert (config["cgroupRoot"], config["cgroupDriver"]) == ("/kubelet", "systemd")

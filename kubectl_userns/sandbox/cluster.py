@@ -191,8 +191,8 @@ class Sandbox:
             kernel_release=kernel_version,
             oci_runtimes={"crun": "1.21"} if oci_runtimes is None else oci_runtimes,
         )
-        if configz is None:
-            configz = kubelet_config(cgroup_driver=cgroup_driver)
+        if configz is None:  # what the kubelet runs with, cgroupRoot included
+            configz = kubelet_config(cgroup_driver=cgroup_driver, cgroup_root=cgroup_root)
         config_file = node_dir / "kubelet" / "config.yaml"  # <root>/config.yaml on the node
         config_file.write_text(kubelet_config_file(configz or kubelet_config()))
         state = NodeState(
@@ -210,8 +210,6 @@ class Sandbox:
             conmon_cgroup=conmon_cgroup,
             cgroup_root=cgroup_root,
         )
-        if configz is None:
-            configz = kubelet_config(cgroup_driver=cgroup_driver, cgroup_root=cgroup_root)
         state.ids_per_pod = allocated_ids_per_pod(configz, kubelet_version)
         self.nodes[name] = state
         self.save()
