@@ -65,19 +65,49 @@ def flag(
 
 # --- output ------------------------------------------------------------------------------------
 
-OUTPUT = flag(
-    "output",
-    str,
-    "table",
-    "--output",
-    "-o",
-    metavar="FORMAT",
-    panel=OUTPUT_PANEL,
-    show_default=True,
-    help="Output format: table, wide (more columns), json, yaml, name, jsonpath=TEMPLATE, "
+
+def output_flag(help: str) -> Flag:
+    """-o/--output with a command's own list of formats in its help."""
+    return flag(
+        "output",
+        str,
+        "table",
+        "--output",
+        "-o",
+        metavar="FORMAT",
+        panel=OUTPUT_PANEL,
+        show_default=True,
+        help=help,
+    )
+
+
+OUTPUT = output_flag(
+    "Output format: table, wide (more columns), json, yaml, name, jsonpath=TEMPLATE, "
     "custom-columns=SPEC, jsonpath-file=PATH or custom-columns-file=PATH (kubectl's "
-    "template formats, over the objects -o json prints).",
+    "template formats, over the objects -o json prints)."
 )
+
+# --- which pods: the commands' own flags, as kubectl names them --------------------------------
+
+AllNamespaces = Annotated[
+    bool,
+    typer.Option(
+        "--all-namespaces",
+        "-A",
+        help="Every namespace (-n is then ignored, as kubectl does).",
+        show_default=False,
+    ),
+]
+Selector = Annotated[
+    str | None,
+    typer.Option(
+        "--selector",
+        "-l",
+        metavar="SELECTOR",
+        help="Only pods matching this label selector (e.g. app=web,tier!=db).",
+        show_default=False,
+    ),
+]
 NO_HEADERS = flag(
     "no_headers",
     bool,

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from kubectl_userns.access.probe_pod import PodAccessOptions
+from kubectl_userns.cli import flags as f
 from kubectl_userns.cli.flagsets import API_FLAGS, OUTPUT_FLAGS, NodeFlags, node_flags, with_flags
 from kubectl_userns.cli.render import (
     Printed,
@@ -64,25 +65,8 @@ ProgressFn = Callable[[int, int], None]
     API_FLAGS,
 )
 def audit(
-    all_namespaces: Annotated[
-        bool,
-        typer.Option(
-            "--all-namespaces",
-            "-A",
-            help="Audit the pods of every namespace (-n is then ignored, as kubectl does).",
-            show_default=False,
-        ),
-    ] = False,
-    selector: Annotated[
-        str | None,
-        typer.Option(
-            "--selector",
-            "-l",
-            metavar="SELECTOR",
-            help="Only pods matching this label selector (e.g. app=web,tier!=db).",
-            show_default=False,
-        ),
-    ] = None,
+    all_namespaces: f.AllNamespaces = False,
+    selector: f.Selector = None,
     nodes: Annotated[
         list[str] | None,
         typer.Option(

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from kubectl_userns.cli import flags as f
 from kubectl_userns.cli.flagsets import API_FLAGS, OUTPUT_FLAGS, NodeFlags, node_flags, with_flags
 from kubectl_userns.cli.render import (
     Printed,
@@ -68,16 +69,7 @@ def inspect(
             show_default=False,
         ),
     ] = None,
-    selector: Annotated[
-        str | None,
-        typer.Option(
-            "--selector",
-            "-l",
-            metavar="SELECTOR",
-            help="Inspect the pods matching this label selector (e.g. app=web,tier!=db).",
-            show_default=False,
-        ),
-    ] = None,
+    selector: f.Selector = None,
     container: Annotated[
         str | None,
         typer.Option(

@@ -60,18 +60,10 @@ def _plan_output(values: dict[str, Any], _: dict[str, Any]) -> PlanOutput:
 PLAN_OUTPUT_FLAGS = FlagSet(
     "out",
     (
-        f.flag(
-            "output",
-            str,
-            "table",
-            "--output",
-            "-o",
-            metavar="FORMAT",
-            panel=f.OUTPUT_PANEL,
-            show_default=True,
-            help="Output format: table, wide, json, yaml, name, jsonpath=TEMPLATE, "
+        f.output_flag(
+            "Output format: table, wide, json, yaml, name, jsonpath=TEMPLATE, "
             "custom-columns=SPEC (and their -file=PATH forms, over the workloads of -o json), "
-            "html (a self-contained page) or policyreport (wgpolicyk8s.io PolicyReports).",
+            "html (a self-contained page) or policyreport (wgpolicyk8s.io PolicyReports)."
         ),
         f.NO_HEADERS,
         f.COLOR,
@@ -89,25 +81,8 @@ PLAN_OUTPUT_FLAGS = FlagSet(
     API_FLAGS,
 )
 def plan(
-    all_namespaces: Annotated[
-        bool,
-        typer.Option(
-            "--all-namespaces",
-            "-A",
-            help="Plan every namespace (-n is then ignored, as kubectl does).",
-            show_default=False,
-        ),
-    ] = False,
-    selector: Annotated[
-        str | None,
-        typer.Option(
-            "--selector",
-            "-l",
-            metavar="SELECTOR",
-            help="Only pods matching this label selector.",
-            show_default=False,
-        ),
-    ] = None,
+    all_namespaces: f.AllNamespaces = False,
+    selector: f.Selector = None,
     verify: Annotated[
         bool,
         typer.Option(
