@@ -29,8 +29,8 @@ class Run:
 
 # The console script builds the click command from the Typer app once per process (typer's
 # Typer.__call__); typer's CliRunner builds it again on every invoke (typer/testing.py), which
-# evaluates every command's annotations and makes fresh pydantic adapters for its flags: ~35 ms
-# of CPU per call, over 500 calls a run. Tests build it once per process, as the program does.
+# evaluates every command's annotations and makes its flags' parameter objects again, over 500
+# calls a run. Tests build it once per process, as the program does.
 assert hasattr(typer.testing, "_get_command"), "typer's CliRunner no longer uses _get_command"
 _COMMAND = typer.main.get_command(app)
 typer.testing._get_command = lambda typer_app: (

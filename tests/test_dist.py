@@ -497,15 +497,15 @@ IMPORT_EVERYTHING = """
 import sys
 sys.path[:0] = [sys.argv[1]]
 import paramiko, yaml, jsonpath_ng
-import cryptography.hazmat.bindings._rust, nacl.bindings, bcrypt, pydantic_core
+import cryptography.hazmat.bindings._rust, nacl.bindings, bcrypt
 import kubectl_userns.cli.app, kubectl_userns.access.api, kubectl_userns.access.node
-# not in the bundle: the kubernetes client and aiohttp are no dependencies, libyaml's binding is
-# pruned (scripts/build_krew.py PRUNED_PATHS)
+# not in the bundle: the kubernetes client, aiohttp and pydantic (typer < 0.29) are no
+# dependencies, libyaml's binding is pruned (scripts/build_krew.py PRUNED_PATHS)
 import importlib.machinery
-for absent in ("kubernetes", "aiohttp"):  # looked for in the bundle only, not this Python's site
+for absent in ("kubernetes", "aiohttp", "pydantic", "pydantic_core"):  # looked for in the bundle only, not this Python's site
     assert importlib.machinery.PathFinder.find_spec(absent, [sys.argv[1]]) is None, absent
 assert not yaml.__with_libyaml__
-for name in ("_cffi_backend", "pydantic_core._pydantic_core"):
+for name in ("_cffi_backend",):
     module = sys.modules[name]
     assert module.__file__.startswith(sys.argv[1]), module.__file__
     print(module.__file__.rsplit("/", 1)[-1])

@@ -152,19 +152,18 @@ def _look_up(client: Any, kind: str, pods: Sequence[str]) -> list[str]:
 
 def _choices(param: Any, command: str = "") -> list[str]:
     """The values an option accepts when they are few: an Enum's, or a metavar like ssh|pod."""
-    import enum
-
     from kubectl_userns.options import OUTPUT_CHOICES
 
-    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
-    if param.name == "output" and annotation is str:  # the report commands' -o
+    # the click parameter type typer made from the annotation: a Choice for an Enum
+    choices = getattr(param.type, "choices", None)
+    if param.name == "output" and not choices:  # the report commands' -o
         if command == "plan":
             from kubectl_userns.cli.commands.plan import PLAN_ONLY_FORMATS
 
             return [*OUTPUT_CHOICES, *PLAN_ONLY_FORMATS]
         return list(OUTPUT_CHOICES)
-    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        return [str(member.value) for member in annotation]
+    if choices:
+        return [str(getattr(choice, "value", choice)) for choice in choices]
     metavar = param.metavar or ""
     if "|" in metavar and " " not in metavar and metavar.islower():  # not FILE|DIR|-
         return metavar.split("|")
@@ -174,15 +173,12 @@ def _choices(param: Any, command: str = "") -> list[str]:
 def _value_candidates(
     param: Any, given: dict[str, Any], positional: Sequence[str] = (), command: str = ""
 ) -> tuple[list[str], int]:
-    import pathlib
-
     choices = _choices(param, command)
     if choices:
         return choices, NO_FILE
     if param.name in _VALUES:
         return _cluster_names(_VALUES[param.name], given, positional), NO_FILE
-    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
-    if annotation is pathlib.Path or param.name in _FILES:
+    if getattr(param.type, "name", "") == "path" or param.name in _FILES:  # a pathlib.Path flag
         return [], FILES
     return [], NO_FILE
 

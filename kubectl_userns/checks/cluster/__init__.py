@@ -30,9 +30,9 @@ from kubectl_userns.checks.cluster.rows import (
     is_audited,
     judged_row,
     node_probe,
-    pod_operating_system,
     unknown_row,
 )
+from kubectl_userns.checks.operating_system import pod_operating_system
 
 __all__ = [
     "HOST_NAMESPACE_FIELDS",

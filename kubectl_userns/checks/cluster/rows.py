@@ -182,14 +182,6 @@ def foreign_os_row(pod: dict[str, Any], operating_system: str) -> dict[str, Any]
     return {**unknown_row(pod, detail), "verdict": NOT_APPLICABLE}
 
 
-def pod_operating_system(pod: dict[str, Any], node_os: str) -> str:
-    """The OS a pod runs on: its node's, else the pod's own spec.os.name; "" when unknown."""
-    if node_os:
-        return node_os
-    wanted = ((pod.get("spec") or {}).get("os") or {}).get("name")
-    return wanted.strip().lower() if isinstance(wanted, str) else ""
-
-
 def judged_row(pod: dict[str, Any], facts: PodFacts, report: dict[str, Any]) -> dict[str, Any]:
     """The row of a pod from its inspection report."""
     uid_map = report["mapping"]["uidMap"]

@@ -32,7 +32,6 @@ from kubectl_userns.checks.node.facts import (
     KubeletSettings,
     NodeInfo,
     node_info,
-    node_os,
     parse_version,
     settings_from_configz,
     settings_from_node,
@@ -41,6 +40,7 @@ from kubectl_userns.checks.node.kubelet import feature_state, gate_name
 from kubectl_userns.checks.node.report import REPORT_VERSION, build_report, summary_line
 from kubectl_userns.checks.node.runtime import runtime_version
 from kubectl_userns.checks.node.subids import Pool, kubelet_pool, pool_rules, suggest_pool
+from kubectl_userns.checks.operating_system import node_os
 
 __all__ = [
     "API",

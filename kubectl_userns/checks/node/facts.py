@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_userns.checks.node.catalogue import API, NODE
+from kubectl_userns.checks.operating_system import node_os
 from kubectl_userns.probe.node_dump import NodeDump
 
 Version = tuple[int, int, int]
@@ -93,17 +94,6 @@ def node_info(node: dict[str, Any]) -> NodeInfo:
         runtime_handlers=parsed,
         operating_system=node_os(node),
     )
-
-
-def node_os(node: dict[str, Any]) -> str:
-    """The OS a Node says it runs: status.nodeInfo.operatingSystem, else the kubernetes.io/os
-    label (both set by the kubelet), lower case; "" when neither is a string."""
-    info = (node.get("status") or {}).get("nodeInfo") or {}
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    found = info.get("operatingSystem") if isinstance(info, dict) else None
-    if not isinstance(found, str) or not found:
-        found = labels.get("kubernetes.io/os") if isinstance(labels, dict) else None
-    return found.strip().lower() if isinstance(found, str) else ""
 
 
 # --- the kubelet's settings --------------------------------------------------------------------

@@ -150,8 +150,7 @@ def run_inspect(
     from kubectl_userns.access.api_values import checked_host
     from kubectl_userns.access.node import NodeRunner, node_address, open_runner
     from kubectl_userns.access.ssh import SSHRunner
-    from kubectl_userns.checks.cluster import pod_operating_system
-    from kubectl_userns.checks.node import node_os
+    from kubectl_userns.checks.operating_system import node_os, pod_operating_system
     from kubectl_userns.checks.pod import build_report, ids_per_pod_in_force, pod_facts
     from kubectl_userns.probe import load_script
     from kubectl_userns.probe.pod_dump import parse_pod_dump
