@@ -108,7 +108,7 @@ def main():
 
         complete_main()
         return
-    from kubectl_userns.cli.app import main as cli_main
+    from kubectl_userns.cli.entry import main as cli_main
 
     cli_main()
 

@@ -1,3 +1,3 @@
-from kubectl_userns.cli.app import main
+from kubectl_userns.cli.entry import main
 
 main()

@@ -108,3 +108,26 @@ def test_help_does_not_import_kubernetes_or_paramiko() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert "HEAVY []" in done.stderr, done.stderr
+
+
+def test_ctrl_c_while_the_program_starts_is_one_error_line() -> None:
+    import subprocess
+    import sys
+
+    # a real SIGINT, sent by the process to itself when the console script's entry point starts
+    # importing the program (the event, not a time): the interrupt lands inside that import
+    code = (
+        "import os, signal, sys\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'kubectl_userns.cli.app':\n"
+        "            os.kill(os.getpid(), signal.SIGINT)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "sys.argv = ['kubectl-userns', 'version']\n"
+        "from kubectl_userns.cli.entry import main\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout) == (130, ""), done.stderr
+    assert done.stderr == "error: interrupted; nothing was changed on any node.\n"

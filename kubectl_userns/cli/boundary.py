@@ -8,6 +8,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 
+from kubectl_userns.cli.entry import INTERRUPTED
 from kubectl_userns.errors import UsernsError
 from kubectl_userns.text import one_line
 
@@ -26,7 +27,7 @@ def report_errors(command: Callable[P, R]) -> Callable[P, R]:
             typer.echo(f"error: {one_line(exc.message)}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            typer.echo("error: interrupted; nothing was changed on any node.", err=True)
+            typer.echo(INTERRUPTED, err=True, nl=False)
             raise typer.Exit(130) from None
 
     return wrapper
