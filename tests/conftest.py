@@ -27,6 +27,21 @@ settings.load_profile(
     "explore" if os.environ.get("KUBECTL_USERNS_HYPOTHESIS") == "explore" else "repeatable"
 )
 
+
+@pytest.fixture(scope="session", autouse=True)
+def kubectl_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The real kubectl keeps its discovery and OpenAPI cache in this session's directory, not in
+    the user's ~/.kube/cache: a run neither reads what an earlier run (or sandbox on the same
+    port) left there nor leaves a directory per sandbox behind (KUBECACHEDIR, as --cache-dir)."""
+    before = os.environ.get("KUBECACHEDIR")
+    os.environ["KUBECACHEDIR"] = str(tmp_path_factory.mktemp("kubectl-cache"))
+    yield
+    if before is None:
+        os.environ.pop("KUBECACHEDIR", None)
+    else:
+        os.environ["KUBECACHEDIR"] = before
+
+
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root")
 
 

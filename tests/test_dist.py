@@ -500,9 +500,10 @@ import paramiko, yaml, jsonpath_ng
 import cryptography.hazmat.bindings._rust, nacl.bindings, bcrypt
 import kubectl_userns.cli.app, kubectl_userns.access.api, kubectl_userns.access.node
 # not in the bundle: the kubernetes client, aiohttp and pydantic (typer < 0.29) are no
-# dependencies, libyaml's binding is pruned (scripts/build_krew.py PRUNED_PATHS)
+# dependencies, libyaml's binding is pruned (scripts/build_krew.py PRUNED_PATHS); looked for
+# in the bundle only, not in this Python's site
 import importlib.machinery
-for absent in ("kubernetes", "aiohttp", "pydantic", "pydantic_core"):  # looked for in the bundle only, not this Python's site
+for absent in ("kubernetes", "aiohttp", "pydantic", "pydantic_core"):
     assert importlib.machinery.PathFinder.find_spec(absent, [sys.argv[1]]) is None, absent
 assert not yaml.__with_libyaml__
 for name in ("_cffi_backend",):
