@@ -8,6 +8,7 @@ session ends by checking that no sandbox process, cgroup or mount is left.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -41,6 +42,13 @@ def kubectl_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     else:
         os.environ["KUBECACHEDIR"] = before
 
+
+# A shell that starts the suite in the background (`./scripts/test &` in a script, nohup, some CI
+# runners) hands it SIGINT ignored, and an ignored signal stays ignored across exec: the CLI
+# processes the tests interrupt would never see their Ctrl-C, and wait out their deadlines. The
+# suite restores the default, for itself and what it starts, whatever started it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root")
 
