@@ -75,7 +75,10 @@ def _floors() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     found = {}
     for requirement in project["dependencies"]:
-        match = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([0-9][0-9.]*)", requirement.replace(" ", ""))
+        # a floor, and at most an upper bound beside it (typer <0.29: see pyproject.toml)
+        match = re.fullmatch(
+            r"([A-Za-z0-9_.-]+)>=([0-9][0-9.]*)(,<[0-9][0-9.]*)?", requirement.replace(" ", "")
+        )
         assert match, f"dependency {requirement!r} has no plain >= floor"
         found[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
     return found
