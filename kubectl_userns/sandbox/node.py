@@ -26,6 +26,12 @@ from pathlib import Path
 from typing import Any
 
 SSHD = "/usr/sbin/sshd"
+# -r: sshd does not execute itself again for each connection (the ~10 ms of node CPU that each
+# connection cost besides the key exchange); re-execution gives each connection a freshly
+# randomised address space, nothing a client can see (openssh-portable sshd.c, rexec_flag).
+# OpenSSH 9.8 moved the connection into sshd-session, which is always executed, and only logs
+# "-r option is deprecated" (sshd.c there).
+SSHD_FLAGS = ("-r",)
 CGROUP2_HOST = "/sys/fs/cgroup/unified"
 SYSTEMD_V1_HOST = "/sys/fs/cgroup/systemd"
 
@@ -76,7 +82,7 @@ for dir in /usr/local/sbin /usr/sbin /usr/bin /usr/libexec/crio /usr/lib/cri-o-r
     [ ! -e "$exe" ] || mount --bind "$node/absent" "$exe"
   done
 done
-/usr/sbin/sshd -f "$node/sshd_config" -E "$node/sshd.log"
+/usr/sbin/sshd -r -f "$node/sshd_config" -E "$node/sshd.log"  # -r: see SSHD_FLAGS
 exec sleep infinity
 """
 
@@ -220,7 +226,9 @@ def stop_sshd(state: NodeState) -> None:
 
 
 def start_sshd(state: NodeState) -> None:
-    node_exec(state, [SSHD, "-f", f"{state.dir}/sshd_config", "-E", f"{state.dir}/sshd.log"])
+    node_exec(
+        state, [SSHD, *SSHD_FLAGS, "-f", f"{state.dir}/sshd_config", "-E", f"{state.dir}/sshd.log"]
+    )
     wait_for_sshd(state)
 
 
