@@ -238,7 +238,8 @@ def _probe_commands(cluster: Sandbox, node: str, pod: str, wrappers: Path) -> li
     """The commands the inspect probe starts on ``node`` for ``pod``, logged by PATH wrappers."""
     log = wrappers / "log"
     log.write_text("")
-    for name in ("ls", "head", "tr", "readlink", "cat", "getsubids", "id", "sed", "cut", "grep"):
+    tools = ("ls", "head", "tr", "readlink", "cat", "getsubids", "id", "sed", "cut", "grep", "stat")
+    for name in (*tools, "getent", "uname"):
         real = shutil.which(name)
         if real is not None:
             (wrappers / name).write_text(f'#!/bin/sh\necho {name} >> {log}\nexec {real} "$@"\n')
@@ -263,12 +264,12 @@ def test_the_probe_starts_as_many_processes_for_twenty_containers_as_for_two(
     twenty = _probe_commands(variants, "n1", "twenty", tmp_path)
     # one ls for every namespace link, one head | tr for every command line and one for every
     # kubelet record, getsubids twice, and the sed that escapes the output; and the kubelet
-    # scan (probe/common.sh): cat of the probe's own uid_map and of the kubelet's uid_map and
-    # cgroup, readlink of its exe, cut and tr of its status, tr of its command line - per
-    # process called kubelet, not per pod
+    # scan (probe/common.sh): readlink of its exe, one stat of that and of the path, tr of its
+    # command line - per process called kubelet, not per pod; getent for the kubelet user.
+    # Files (uid_map, status, cgroup) are read by the shell itself
     subids = ["getsubids", "getsubids"] if shutil.which("getsubids") else []
-    scan = ["cat", "cat", "cat", "cut", "readlink", "tr", "tr"]
-    expected = sorted([*subids, "head", "head", "ls", "sed", "tr", "tr", *scan])
+    scan = ["readlink", "stat", "tr"]
+    expected = sorted([*subids, "getent", "head", "head", "ls", "sed", "tr", "tr", *scan])
     assert sorted(two) == sorted(twenty) == expected
 
 

@@ -1,5 +1,8 @@
 # kubectl-userns probe functions shared by node.sh and inspect.sh: load_script puts this text
 # where a script has the line "# include: common.sh". Functions only; POSIX sh, coreutils.
+# The kl_ helpers give their result in a variable (kl_out, kl_val, kl_n), not on stdout: a
+# $(...) around a function is a forked shell, and forks are most of what a probe costs on a
+# node (bench/test_suite_speed.md, "Node side").
 
 # The sed program that makes every record printable ASCII: each byte other than TAB, newline
 # and space..~ is written as \ooo (octal), and \ as \\ (docs/probe-format.md). Built with
@@ -9,11 +12,10 @@ sed_escape() {
   for _a in 0 1 2 3; do
     for _b in 0 1 2 3 4 5 6 7; do
       for _c in 0 1 2 3 4 5 6 7; do
-        _n=$((_a * 64 + _b * 8 + _c))
-        if [ "$_n" -ge 1 ] && [ "$_n" -le 8 ] || [ "$_n" -ge 11 ] && [ "$_n" -le 31 ] ||
-          [ "$_n" -ge 127 ]; then
-          _f="${_f}s/\\$_a$_b$_c/\\\\\\\\$_a$_b$_c/g\\n"
-        fi
+        case $_a$_b$_c in # octal: NUL (no shell text holds it), TAB, newline, space..~ stay
+          000 | 011 | 012 | 04? | 05? | 06? | 07? | 1[0-6]? | 17[0-6]) ;;
+          *) _f="${_f}s/\\$_a$_b$_c/\\\\\\\\$_a$_b$_c/g\\n" ;;
+        esac
       done
     done
   done
@@ -24,35 +26,49 @@ sed_escape() {
 KL_TAB='	' # one TAB
 KL_NL='
 '
-kl_subst() { # $1 text, $2 one character -> $kl_out: every $2 a space (no process started)
-  kl_out='' _rest=$1
+kl_subst() { # $1 text, $2 one character, $3 its replacement (default a space) -> $kl_out
+  kl_out='' _rest=$1 _with=${3- }
   while :; do
     case $_rest in
-      *"$2"*) kl_out=$kl_out${_rest%%"$2"*}' ' _rest=${_rest#*"$2"} ;;
+      *"$2"*) kl_out=$kl_out${_rest%%"$2"*}$_with _rest=${_rest#*"$2"} ;;
       *) kl_out=$kl_out$_rest; return 0 ;;
     esac
   done
 }
 
-kl_clean() { # one field: TAB and newline as spaces
+kl_clean() { # $1 -> $kl_out: one field, TAB and newline as spaces
   kl_subst "$1" "$KL_TAB"
   kl_subst "$kl_out" "$KL_NL"
-  printf '%s' "$kl_out"
 }
 
-kl_words() { # the number of whitespace-separated words in $1
+kl_words() { # $1 -> $kl_n: the number of whitespace-separated words in it
+  _glob=$-
   set -f
   # shellcheck disable=SC2086 # splitting is the point
   set -- $1
-  set +f
-  echo $#
+  case $_glob in *f*) ;; *) set +f ;; esac
+  kl_n=$#
 }
 
-kl_status() { # the value of the "$2:" line of status file $1
-  while IFS= read -r _line; do
-    case $_line in "$2:"*) printf '%s\n' "${_line#*:}"; return 0 ;; esac
-  done < "$1"
-  return 1
+kl_read() { # file $1 -> $kl_val: its text as $(cat) gives it (trailing newlines dropped); 1 if
+  # it cannot be opened. The shell's read, for files that answer reads at any offset (not sysctls)
+  kl_val='' _line=''
+  { while IFS= read -r _line; do kl_val=$kl_val$_line$KL_NL; _line=''; done; } < "$1" || return 1
+  kl_val=$kl_val$_line
+  while :; do
+    case $kl_val in *"$KL_NL") kl_val=${kl_val%"$KL_NL"} ;; *) return 0 ;; esac
+  done
+}
+
+kl_ids() { # status file $1 -> $kl_uids, $kl_nspid: the values of its Uid: and NSpid: lines
+  # ('' when absent; NSpid: needs Linux >= 4.1), one pass; 1 if it cannot be opened
+  kl_uids='' kl_nspid=''
+  { while IFS= read -r _line; do
+    case $_line in
+      Uid:*) [ -n "$kl_uids" ] || kl_uids=${_line#*:} ;;
+      NSpid:*) kl_nspid=${_line#*:}; break ;; # the kernel writes it after Uid:
+    esac
+  done; } < "$1"
 }
 
 # --- the kubelet ---------------------------------------------------------------------------------
@@ -75,9 +91,11 @@ kl_status() { # the value of the "$2:" line of status file $1
 # kubeletarg records); sets kl_pid, kl_root, kl_config ('' when not found or not given).
 find_kubelet() {
   _print_args=${1:-}
-  _self_map=$(cat /proc/self/uid_map 2>/dev/null) || _self_map=
-  _self_nspid=$(kl_status /proc/self/status NSpid 2>/dev/null) || _self_nspid= # Linux >= 4.1
-  [ -z "$_self_nspid" ] || _self_nspid=$(kl_words "$_self_nspid")
+  kl_read /proc/self/uid_map 2>/dev/null || kl_val=
+  _self_map=$kl_val
+  kl_ids /proc/self/status 2>/dev/null || kl_nspid=
+  _self_nspid=
+  [ -z "$kl_nspid" ] || { kl_words "$kl_nspid"; _self_nspid=$kl_n; } # Linux >= 4.1
   kl_pid='' kl_root='' kl_config=''
   for _d in /proc/[0-9]*; do
     _comm=
@@ -85,17 +103,28 @@ find_kubelet() {
     [ "$_comm" = kubelet ] || continue
     _pid=${_d#/proc/}
     _why=
-    _map=$(cat "$_d/uid_map" 2>/dev/null) || _map=
-    _uids=$(kl_status "$_d/status" Uid 2>/dev/null) || _uids=
-    _nspid=$(kl_status "$_d/status" NSpid 2>/dev/null) || _nspid=
-    _cg=$(cat "$_d/cgroup" 2>/dev/null) || _cg=
+    kl_read "$_d/uid_map" 2>/dev/null || kl_val=
+    _map=$kl_val
+    kl_ids "$_d/status" 2>/dev/null || { kl_uids='' kl_nspid=''; }
+    _uids=$kl_uids _nspid=$kl_nspid
+    kl_read "$_d/cgroup" 2>/dev/null || kl_val=
+    _cg=$kl_val
     _exe=$(readlink "$_d/exe" 2>/dev/null) || _exe=
+    kl_clean "$_exe"
+    _exe_c=$kl_out
+    kl_subst "$_uids" "$KL_TAB"
+    _uid_text=$kl_out # the Uid: value with TABs as spaces ...
+    while :; do # ... and every run of spaces as one (tr -s)
+      case $_uid_text in *"  "*) _uid_text=${_uid_text%%"  "*}" "${_uid_text#*"  "} ;; *) break ;; esac
+    done
+    kl_words "$_nspid"
     if [ -z "$_map" ] || [ "$_map" != "$_self_map" ]; then
       _why="runs in a user namespace of its own (uid_map is not the host's)"
-    elif [ -n "$_self_nspid" ] && [ "$(kl_words "$_nspid")" != "$_self_nspid" ]; then
+    elif [ -n "$_self_nspid" ] && [ "$kl_n" != "$_self_nspid" ]; then
       _why="runs in a PID namespace of its own"
-    elif [ "$(printf '%s' "$_uids" | tr -s ' \t' '  ')" != " 0 0 0 0" ]; then
-      _why="does not run as UID 0 (Uid:$(printf '%s' "$_uids" | tr '\t' ' '))"
+    elif [ "$_uid_text" != " 0 0 0 0" ]; then
+      kl_subst "$_uids" "$KL_TAB"
+      _why="does not run as UID 0 (Uid:$kl_out)"
     else
       case $_cg in
         *kubepods*) _why="runs in a pod's cgroup (kubepods)" ;;
@@ -105,20 +134,29 @@ find_kubelet() {
       if [ -z "$_exe" ]; then
         _why="its executable cannot be read (needs root with CAP_SYS_PTRACE)"
       elif [ "${_exe##*/}" != kubelet ]; then
-        _why="its executable is $(kl_clean "$_exe"), not a kubelet binary"
+        _why="its executable is $_exe_c, not a kubelet binary"
       else
-        _via=$(stat -L -c '%d:%i:%u:%a:%F' "$_d/exe" 2>/dev/null) || _via=
-        _at=$(stat -L -c '%d:%i:%u:%a:%F' "$_exe" 2>/dev/null) || _at=
+        # both in one stat: device, inode, owner, mode and type of the file the process runs
+        # and of the file at that path in our view of the node; any failure, and they differ
+        _via='' _at=''
+        if _both=$(stat -L -c '%d:%i:%u:%a:%F' "$_d/exe" "$_exe" 2>/dev/null); then
+          case $_both in
+            *"$KL_NL"*"$KL_NL"*) ;;
+            *"$KL_NL"*) _via=${_both%"$KL_NL"*} _at=${_both#*"$KL_NL"} ;;
+          esac
+        fi
+        _owner=${_via#*:*:}
+        _owner=${_owner%%:*}
         _mode=${_via#*:*:*:}
         _mode=${_mode%%:*}
         if [ -z "$_via" ] || [ "$_via" != "$_at" ]; then
-          _why="its executable $(kl_clean "$_exe") is not that file on the node (a container's binary?)"
+          _why="its executable $_exe_c is not that file on the node (a container's binary?)"
         elif [ "${_via##*:}" != "regular file" ]; then
-          _why="its executable $(kl_clean "$_exe") is not a regular file"
-        elif [ "$(printf '%s' "$_via" | cut -d: -f3)" != 0 ]; then
-          _why="its executable $(kl_clean "$_exe") is not owned by root"
+          _why="its executable $_exe_c is not a regular file"
+        elif [ "$_owner" != 0 ]; then
+          _why="its executable $_exe_c is not owned by root"
         elif [ $((0$_mode & 022)) -ne 0 ]; then
-          _why="its executable $(kl_clean "$_exe") is writable by others than root (mode $_mode)"
+          _why="its executable $_exe_c is writable by others than root (mode $_mode)"
         fi
       fi
     fi
@@ -128,7 +166,7 @@ find_kubelet() {
       continue
     fi
     _args=$(tr '\0' '\n' 2>/dev/null < "$_d/cmdline") || _args=
-    printf 'kubeletproc\t%s\tok\t%s\n' "$_pid" "$(kl_clean "$_exe")"
+    printf 'kubeletproc\t%s\tok\t%s\n' "$_pid" "$_exe_c"
     kl_pid=$_pid
     _want=
     _old_ifs=$IFS
@@ -136,7 +174,10 @@ find_kubelet() {
 '
     set -f
     for _a in $_args; do
-      [ "$_print_args" != args ] || printf 'kubeletarg\t%s\t%s\n' "$_pid" "$(kl_clean "$_a")"
+      if [ "$_print_args" = args ]; then
+        kl_clean "$_a"
+        printf 'kubeletarg\t%s\t%s\n' "$_pid" "$kl_out"
+      fi
       case $_want in
         root) kl_root=$_a _want= ; continue ;;
         config) kl_config=$_a _want= ; continue ;;
@@ -174,8 +215,10 @@ kubelet_root_of() {
     kroot=/var/lib/kubelet _source=default # cmd/kubelet/app/options: --root-dir's default
   fi
   if [ -d "$kroot" ]; then kstate=dir; elif [ -e "$kroot" ]; then kstate=notdir; else kstate=missing; fi
-  printf 'kubeletroot\t%s\t%s\t%s\t%s\n' "$(kl_clean "$kroot")" "$_source" "$kstate" \
-    "$(kl_clean "${kl_root:--}")"
+  kl_clean "$kroot"
+  _dir=$kl_out
+  kl_clean "${kl_root:--}"
+  printf 'kubeletroot\t%s\t%s\t%s\t%s\n' "$_dir" "$_source" "$kstate" "$kl_out"
 }
 
 # kubelet_user: the kubelet user as the kubelet looks it up (Go's os/user Lookup: NSS through
@@ -193,7 +236,10 @@ kubelet_user() {
     IFS=: read -r _n _x kl_uid _gid _rest <<EOF
 $_pw
 EOF
-    printf 'user\tkubelet\t%s\t%s\n' "$(kl_clean "$kl_uid")" "$(kl_clean "$_gid")"
+    kl_clean "$kl_uid"
+    _uid_c=$kl_out
+    kl_clean "$_gid"
+    printf 'user\tkubelet\t%s\t%s\n' "$_uid_c" "$kl_out"
   else
     printf 'nouser\tkubelet\n'
   fi

@@ -281,9 +281,10 @@ multi_read() {
   done
   _cap=$1 _key='' _f=''
   shift
-  { head -v -c "$_cap" -- "$@" 2>/dev/null; echo; } | tr '\0\t' '  ' | {
-    _cur=0 _next=1 _bad=
-    while IFS= read -r _line; do
+  # (a last line without a newline is read too: || [ -n "$_line" ])
+  head -v -c "$_cap" -- "$@" 2>/dev/null | tr '\0\t' '  ' | {
+    _cur=0 _next=1 _bad='' _line=''
+    while IFS= read -r _line || [ -n "$_line" ]; do
       case $_line in
         '') continue ;;
         '==> '*' <==')

@@ -34,20 +34,29 @@ LC_ALL=C # bytes, not characters, for the shell's patterns, tr and sed
 export LC_ALL
 kroot_arg=$1
 mode=${2:-}
-tab=$(printf '\t')
 
 # include: common.sh
+
+tab=$KL_TAB NL=$KL_NL
+kl_out='' kl_uids='' # set by common.sh's functions
 
 escape=$(sed_escape)
 
 { # the whole output goes through the escaping sed (the closing brace is at the end)
 printf 'probe\tkubectl-userns\t2\tnode\n'
 
-clean() { # one field: no TAB, no newline
-  printf '%s' "$1" | tr '\t\n' '  '
+clean() { # $1 -> $cleaned: one field, no TAB, no newline (common.sh's kl_clean)
+  kl_clean "$1"
+  cleaned=$kl_out
 }
 
-printf 'whoami\t%s\n' "$(id -u 2>/dev/null || echo -)"
+# the effective UID, as id -u prints it: the second of the Uid: line's real, effective, saved
+# and filesystem UIDs (digits only, the kernel's)
+effective() { uid=${2:--}; }
+uid=-
+# shellcheck disable=SC2086 # splitting is the point
+! kl_ids /proc/self/status 2>/dev/null || effective $kl_uids
+printf 'whoami\t%s\n' "$uid"
 
 # --- the kubelet ---------------------------------------------------------------------------------
 # the process that is the kubelet, its arguments, and the kubelet root (common.sh)
@@ -77,8 +86,12 @@ while read -r _id _parent _dev _root mnt _opts rest; do
 done < /proc/self/mountinfo
 [ "$kstate" = dir ] || best='' bestfs=- bestsrc=- # a missing root is on no filesystem
 statfs=$(stat -f -c %T "$kroot" 2>/dev/null) || statfs=-
-printf 'rootfs\t%s\t%s\t%s\t%s\t%s\n' "$(clean "$kroot")" "$(clean "${best:--}")" "$bestfs" \
-  "$(clean "$bestsrc")" "$statfs"
+clean "$kroot"
+c_root=$cleaned
+clean "${best:--}"
+c_best=$cleaned
+clean "$bestsrc"
+printf 'rootfs\t%s\t%s\t%s\t%s\t%s\n' "$c_root" "$c_best" "$bestfs" "$cleaned" "$statfs"
 
 kubelet_user
 
@@ -94,36 +107,45 @@ for kind in uid gid; do
     printf 'subidfile\t%s\tok\n' "$kind"
     while IFS= read -r line || [ -n "$line" ]; do
       case $line in '' | '#'*) continue ;; esac
-      printf 'subid\t%s\t%s\n' "$kind" "$(clean "$line")"
+      clean "$line"
+      printf 'subid\t%s\t%s\n' "$kind" "$cleaned"
     done < "$file"
   fi
 done
 
-# executables named $1 on PATH and in the usual places (one path a line, duplicates removed)
+# find_exe NAME [DIR...] -> $exes: the executables named NAME on PATH and in the DIRs (each
+# argument one directory), one path a line, a file found again through another path (a
+# symlinked directory) given once; with first=1 only the first one found (no readlink then)
+first=
 find_exe() {
-  name=$1
+  _fe_name=$1 exes='' _fe_seen=' ' _fe_tried=$NL
   shift
-  seen=" "
-  old_ifs=$IFS
+  _fe_ifs=$IFS
   IFS=:
   set -f
-  for d in $PATH "$@"; do
-    IFS=$old_ifs
-    [ -n "$d" ] || continue
-    p=$d/$name
-    case $d in */"$name") p=$d ;; esac # a full path from a runtime config
-    [ -f "$p" ] && [ -x "$p" ] || continue
-    real=$(readlink -f "$p" 2>/dev/null) || real=$p
-    case $seen in *" $real "*) continue ;; esac
-    seen="$seen$real "
-    printf '%s\n' "$p"
+  for _fe_d in $PATH "$@"; do
+    IFS=$_fe_ifs
+    [ -n "$_fe_d" ] || continue
+    _fe_p=$_fe_d/$_fe_name
+    case $_fe_d in */"$_fe_name") _fe_p=$_fe_d ;; esac # a full path from a runtime config
+    [ -f "$_fe_p" ] && [ -x "$_fe_p" ] || continue
+    if [ -n "$first" ]; then exes=$_fe_p; break; fi
+    case $_fe_tried in *"$NL$_fe_p$NL"*) continue ;; esac # its real path is in seen already
+    _fe_tried=$_fe_tried$_fe_p$NL
+    _fe_real=$(readlink -f "$_fe_p" 2>/dev/null) || _fe_real=$_fe_p
+    case $_fe_seen in *" $_fe_real "*) continue ;; esac
+    _fe_seen="$_fe_seen$_fe_real "
+    exes=$exes$_fe_p$NL
   done
   set +f
-  IFS=$old_ifs
+  IFS=$_fe_ifs
 }
 
 usual="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-gs=$(find_exe getsubids $usual | head -n 1)
+first=1
+find_exe getsubids $usual
+first=
+gs=$exes
 if [ -n "$gs" ]; then
   printf 'getsubids\t%s\n' "$gs"
   for kind in uid gid; do
@@ -133,7 +155,9 @@ if [ -n "$gs" ]; then
       out=$("$gs" -g kubelet 2>&1 </dev/null)
     fi
     rc=$?
-    printf 'subids\t%s\t%s\t%s\n' "$kind" "$rc" "$(printf '%s' "$out" | tr '\t\n' ' ,')"
+    kl_subst "$out" "$tab"
+    kl_subst "$kl_out" "$NL" ,
+    printf 'subids\t%s\t%s\t%s\n' "$kind" "$rc" "$kl_out"
   done
 else
   printf 'nogetsubids\t-\n'
@@ -145,12 +169,17 @@ for f in /etc/crio/crio.conf /etc/crio/crio.conf.d/* /etc/containerd/config.toml
   [ -f "$f" ] && [ -r "$f" ] || continue
   while IFS= read -r line || [ -n "$line" ]; do
     key=${line%%=*}
-    key=$(printf '%s' "$key" | tr -d ' \t')
+    # the key without spaces and TABs; a comment or blank line has none of the keys
+    case ${key#"${key%%[!" $tab"]*}"} in '' | '#'*) continue ;; esac
+    kl_subst "$key" ' ' ''
+    kl_subst "$kl_out" "$tab" ''
+    key=$kl_out
     case $key in
       default_runtime | runtime_path | BinaryName)
-        value=${line#*=}
-        value=$(printf '%s' "$value" | tr -d ' \t"'"'")
-        printf 'runtimeconf\t%s\t%s\t%s\n' "$f" "$key" "$(clean "$value")"
+        value=${line#*=} # without spaces, TABs and quotes
+        for c in ' ' "$tab" '"' "'"; do kl_subst "$value" "$c" ''; value=$kl_out; done
+        clean "$value"
+        printf 'runtimeconf\t%s\t%s\t%s\n' "$f" "$key" "$cleaned"
         case $key in runtime_path | BinaryName) confpaths="$confpaths:$value" ;; esac ;;
     esac
   done < "$f"
@@ -167,7 +196,9 @@ IFS=$old_ifs
 # Before hook, which is what sets up its root and log (urfave/cli App.Run). Only binaries owned by
 # root and writable by root alone are run at all, with an empty environment.
 for name in crun runc; do
-  for p in $(find_exe "$name" $usual /usr/libexec/crio /usr/lib/cri-o-runc/sbin /usr/libexec/podman "$@"); do
+  find_exe "$name" $usual /usr/libexec/crio /usr/lib/cri-o-runc/sbin /usr/libexec/podman "$@"
+  set -f
+  for p in $exes; do
     set +f
     owner=$(stat -L -c '%u %a' "$p" 2>/dev/null) || owner=
     perm=${owner#* }
@@ -179,11 +210,12 @@ for name in crun runc; do
       continue
     fi
     if [ "$name" = crun ]; then
-      first=$(cd / && env -i PATH="$usual" timeout 5 "$p" --root=/ --version 2>&1 </dev/null | head -n 1)
+      version=$(cd / && env -i PATH="$usual" timeout 5 "$p" --root=/ --version 2>&1 </dev/null | head -n 1)
     else
-      first=$(cd / && env -i PATH="$usual" timeout 5 "$p" --version 2>&1 </dev/null | head -n 1)
+      version=$(cd / && env -i PATH="$usual" timeout 5 "$p" --version 2>&1 </dev/null | head -n 1)
     fi
-    printf 'runtime\t%s\t%s\t%s\n' "$name" "$p" "$(clean "$first")"
+    clean "$version"
+    printf 'runtime\t%s\t%s\t%s\n' "$name" "$p" "$cleaned"
   done
 done
 set +f
@@ -191,14 +223,15 @@ set +f
 # the kubelet's own configuration file, for when the API cannot serve /configz: only the file the
 # kubelet above was started with (never a guess like KUBELET_ROOT/config.yaml), a regular file
 if [ -n "$kl_config" ]; then
+  clean "$kl_config"
   if [ ! -e "$kl_config" ]; then
-    printf 'kubeletconfigbad\t%s\tmissing\n' "$(clean "$kl_config")"
+    printf 'kubeletconfigbad\t%s\tmissing\n' "$cleaned"
   elif [ ! -f "$kl_config" ]; then
-    printf 'kubeletconfigbad\t%s\tnot a regular file\n' "$(clean "$kl_config")"
+    printf 'kubeletconfigbad\t%s\tnot a regular file\n' "$cleaned"
   elif [ ! -r "$kl_config" ]; then
-    printf 'kubeletconfigbad\t%s\tunreadable\n' "$(clean "$kl_config")"
+    printf 'kubeletconfigbad\t%s\tunreadable\n' "$cleaned"
   else
-    printf 'kubeletconfig\t%s\t%s\n' "$(clean "$kl_config")" "$(head -c 262144 "$kl_config" | base64 | tr -d '\n')"
+    printf 'kubeletconfig\t%s\t%s\n' "$cleaned" "$(head -c 262144 "$kl_config" | base64 | tr -d '\n')"
   fi
 fi
 
@@ -206,7 +239,8 @@ fi
 for f in "$kroot"/pods/*/userns; do
   [ -e "$f" ] || [ -L "$f" ] || continue
   pod=${f%/userns}
-  pod=$(clean "${pod##*/}")
+  clean "${pod##*/}"
+  pod=$cleaned
   if [ ! -f "$f" ]; then
     printf 'usernsbad\t%s\tnot a regular file\n' "$pod"
   elif [ -r "$f" ]; then
@@ -355,7 +389,8 @@ run_private() { # $1 what, then the command: run it in a private mount namespace
   set +f
   IFS=$old_ifs
   if [ "$rc" -ne 0 ] || [ -n "$junk" ]; then
-    printf 'idmap\terror\tfail\t%s exited %s:%s\n' "$what" "$rc" "$(clean "$junk")"
+    clean "$junk"
+    printf 'idmap\terror\tfail\t%s exited %s:%s\n' "$what" "$rc" "$cleaned"
   fi
 }
 
@@ -363,7 +398,10 @@ if [ "$mode" = probe ]; then
   ulver=$(mount --version 2>/dev/null </dev/null | sed -n 's/.*util-linux \([0-9][0-9]*\)\.\([0-9][0-9]*\).*/\1 \2/p' | head -n 1)
   ulmajor=${ulver% *}
   ulminor=${ulver#* }
-  py3=$(find_exe python3 $usual | head -n 1)
+  first=1
+  find_exe python3 $usual
+  first=
+  py3=$exes
   if ! command -v unshare >/dev/null 2>&1; then
     printf 'idmap\ttool\tskip\tunshare (util-linux) is not installed, so no private mount namespace\n'
   elif [ -n "$ulver" ] && { [ "$ulmajor" -gt 2 ] || { [ "$ulmajor" -eq 2 ] && [ "$ulminor" -ge 39 ]; }; }; then
