@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kubectl_userns.checks.node.kernel import IDMAP_SINCE
-from kubectl_userns.checks.plan.objects import JSON
+from kubectl_userns.checks.plan.objects import JSON, _list
 
 OVERFLOW_ID = 65534
 # Volume sources and the filesystem behind them on the node, for verify-node's table of the
@@ -115,9 +115,9 @@ def spec_blockers(
     status = pod.get("status") if isinstance(pod.get("status"), Mapping) else {}
     assert isinstance(status, Mapping)
     for kind in ("initContainerStatuses", "containerStatuses"):
-        for entry in status.get(kind) or []:
-            if isinstance(entry, Mapping):
-                statuses[entry.get("name")] = entry
+        for entry in _list(status.get(kind)):
+            if isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
+                statuses[entry["name"]] = entry
     for where, container in _containers(spec):
         ctx = container.get("securityContext")
         if isinstance(ctx, Mapping):
@@ -152,7 +152,9 @@ def spec_blockers(
                 )
             )
         # the image's USER as the kubelet reports it (status.containerStatuses[].user, 1.31+)
-        user = (statuses.get(container.get("name")) or {}).get("user")
+        named = container.get("name")
+        own_status = statuses.get(named, {}) if isinstance(named, str) else {}
+        user = own_status.get("user")
         linux = user.get("linux") if isinstance(user, Mapping) else None
         if isinstance(linux, Mapping):
             uid = _int(linux.get("uid"))
@@ -239,8 +241,7 @@ def node_problems(node: Mapping[str, Any]) -> list[str]:
         problems.append(f"kubelet {info.get('kubeletVersion')} predates user namespaces (1.25+)")
     handlers = status.get("runtimeHandlers")
     if kubelet is not None and kubelet >= (1, 31):
-        listed = [h for h in handlers or [] if isinstance(h, Mapping)]
-        listed = listed if isinstance(handlers, list) else []
+        listed = [h for h in _list(handlers) if isinstance(h, Mapping)]
         default = next((h for h in listed if not h.get("name")), listed[0] if listed else None)
         features = default.get("features") if isinstance(default, Mapping) else None
         if not isinstance(features, Mapping) or features.get("userNamespaces") is not True:

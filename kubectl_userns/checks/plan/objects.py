@@ -14,6 +14,11 @@ def _map(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    """``value`` when it is a list, else an empty one."""
+    return value if isinstance(value, list) else []
+
+
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return _map(obj.get("metadata"))
 

@@ -7,7 +7,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubectl_userns.checks.plan.blockers import kernel_version, node_problems, spec_blockers
-from kubectl_userns.checks.plan.objects import _map, _meta, _node_name, _range, _spec, workload_of
+from kubectl_userns.checks.plan.objects import (
+    _list,
+    _map,
+    _meta,
+    _node_name,
+    _range,
+    _spec,
+    workload_of,
+)
 from kubectl_userns.errors import EXIT_CHECK_FAILED, EXIT_INCOMPLETE, EXIT_OK
 
 JSON = dict[str, Any]
@@ -196,7 +204,7 @@ def build_plan(
         # the failing checks of pods that asked for a user namespace (a host-namespace pod
         # fails user-namespace-requested by definition: its blockers say more)
         failed = sorted(
-            {str(c) for r in rows for c in (r.get("failedChecks") or []) if isinstance(c, str)}
+            {c for r in rows for c in _list(r.get("failedChecks")) if isinstance(c, str)}
         )
         failed = failed if requested else []
         entry: JSON = {
