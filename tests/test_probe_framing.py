@@ -14,12 +14,14 @@ import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kubectl_userns.checks.idmap import (
+    MAX_ID,
     parse_getsubids,
     parse_id_map,
     parse_kubelet_record,
@@ -202,20 +204,27 @@ _records = st.recursive(
 )
 
 
+_ENTRY_KEYS = ["hostId", "containerId", "length"]
+_NOT_AN_ID = st.integers() | st.sampled_from([2**32, -1, True, 1.0, 1e400, "1", None]) | _records
+
+
+def _kubelet_record(entries: st.SearchStrategy[Any]) -> st.SearchStrategy[str]:
+    return st.builds(
+        lambda u, g: json.dumps({"uidMappings": u, "gidMappings": g}),
+        st.lists(entries, max_size=3),
+        st.lists(entries, max_size=3),
+    )
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.one_of(
         TEXT,
         _records.map(json.dumps),
-        st.builds(
-            lambda u, g: json.dumps({"uidMappings": u, "gidMappings": g}),
-            st.lists(
-                st.dictionaries(st.sampled_from(["hostId", "containerId", "length"]), _records)
-            ),
-            st.lists(
-                st.dictionaries(st.sampled_from(["hostId", "containerId", "length"]), _records)
-            ),
-        ),
+        # the kubelet's own shape with IDs (length 0 among them), so that records are read ...
+        _kubelet_record(st.fixed_dictionaries(dict.fromkeys(_ENTRY_KEYS, st.integers(0, MAX_ID)))),
+        # ... and with keys missing and any value where an ID belongs
+        _kubelet_record(st.dictionaries(st.sampled_from(_ENTRY_KEYS), _NOT_AN_ID)),
     )
 )
 @example('{"uidMappings": [{"hostId": 1e400, "containerId": 0, "length": 65536}]}')
