@@ -66,7 +66,7 @@ kl_ids() { # status file $1 -> $kl_uids, $kl_nspid: the values of its Uid: and N
   { while IFS= read -r _line; do
     case $_line in
       Uid:*) [ -n "$kl_uids" ] || kl_uids=${_line#*:} ;;
-      NSpid:*) kl_nspid=${_line#*:}; break ;; # the kernel writes it after Uid:
+      NSpid:*) kl_nspid=${_line#*:}; break ;; # after Uid: (Linux fs/proc/array.c task_state)
     esac
   done; } < "$1"
 }

@@ -346,8 +346,10 @@ read_proc() { # $1 uid $2 pid $3 cgroup dir; prints proc or gone
   clean "$3"
   dir=$cleaned
   u=- g=-
+  # up to the Gid: line, which the kernel writes right after Uid: (Linux fs/proc/array.c,
+  # task_state); the shell's read makes a system call per byte, and status goes on for 1.3 KB
   while read -r k a b c d; do
-    case $k in Uid:) u="$a $b $c $d" ;; Gid:) g="$a $b $c $d" ;; esac
+    case $k in Uid:) u="$a $b $c $d" ;; Gid:) g="$a $b $c $d"; break ;; esac
   done < "/proc/$p/status" 2>/dev/null || { gone "$1" "$p" "$dir"; return; }
   map_of "/proc/$p/uid_map" 2>/dev/null || { gone "$1" "$p" "$dir"; return; }
   umap=$map
