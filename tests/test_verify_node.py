@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from kubectl_userns.probe import load_script
 from kubectl_userns.sandbox.cluster import Sandbox
 from kubectl_userns.sandbox.node import node_exec
 from kubectl_userns.sandbox.objects import kubelet_config
@@ -364,6 +367,55 @@ def test_context_flag_is_honoured(cluster: Sandbox) -> None:
     run = verify(cluster, GOOD, "--context", "nope")
     assert run.exit_code == 2
     assert 'context "nope" is not in the kubeconfig' in run.stderr
+
+
+# --- what the probe costs on the node -----------------------------------------------------------
+
+
+def _node_probe(cluster: Sandbox, node: str, wrappers: Path) -> tuple[list[str], str]:
+    """The commands node.sh starts on ``node`` (logged by PATH wrappers), and its output."""
+    log = wrappers / "log"
+    log.write_text("")
+    tools = ("ls", "head", "tr", "readlink", "cat", "getsubids", "id", "sed", "cut", "grep")
+    for name in (*tools, "stat", "getent", "uname", "env", "base64"):
+        real = shutil.which(name)
+        if real is not None:
+            (wrappers / name).write_text(f'#!/bin/sh\necho {name} >> {log}\nexec {real} "$@"\n')
+            (wrappers / name).chmod(0o755)
+    enter = ["nsenter", "-t", str(cluster.nodes[node].init_pid), "-m", "-p", "-u", "-i", "-C"]
+    path = f"PATH={wrappers}:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    done = subprocess.run(
+        [*enter, "--", "env", path, "sh", "-s", "--", "-"],
+        input=load_script("node").encode(),
+        capture_output=True,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout.endswith(b"\nend\n")
+    return sorted(log.read_text().split()), done.stdout.decode()
+
+
+def test_the_node_probe_starts_no_process_per_line_of_a_runtime_config(
+    cluster: Sandbox, tmp_path: Path
+) -> None:
+    # a CRI-O drop-in of 400 lines as its commented defaults look, and one key the probe reports
+    lines = ["[crio.runtime]", 'default_runtime = "crun"']
+    for i in range(99):
+        lines += ["# A comment line such as crio.conf has for each of its settings,", "#", ""]
+        lines.append(f'setting_{i} = "value {i}"')
+    conf = "/etc/crio/crio.conf.d/99-long.conf"
+    before, _ = _node_probe(cluster, "vn-stale", tmp_path)
+    node = cluster.nodes["vn-stale"]
+    node_exec(node, ["sh", "-c", 'mkdir -p "${0%/*}" && printf "%s\\n" "$@" > "$0"', conf, *lines])
+    try:
+        after, out = _node_probe(cluster, "vn-stale", tmp_path)
+    finally:
+        node_exec(node, ["sh", "-c", 'rm -f "$0"; rmdir "${0%/*}" 2>/dev/null; true', conf])
+    assert f"runtimeconf\t{conf}\tdefault_runtime\tcrun\n" in out
+    # the same commands with and without the file: none started per line (each line cost a
+    # printf | tr before); and no id, cut or grep at all
+    assert after == before
+    assert not {"id", "cut", "grep"} & set(before)
 
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root")

@@ -29,6 +29,10 @@
 #   userns    POD_UID CONTENT                   (every KUBELET_ROOT/pods/*/userns record)
 #   usernsbad POD_UID REASON                    (a record that cannot be read)
 #   idmap     STEP ok|fail|skip DETAIL          (probe only; STEP: tool, userns, tmpfs, bind)
+#
+# Cost: files are read with the shell's `read` and fields cleaned with parameter expansion, so
+# the processes it starts do not grow with the lines of /etc/subuid or the runtimes' configs
+# (tests/test_verify_node.py counts them); only each kubelet record costs a head | tr.
 set -u
 LC_ALL=C # bytes, not characters, for the shell's patterns, tr and sed
 export LC_ALL
