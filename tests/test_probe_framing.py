@@ -12,7 +12,7 @@ import functools
 import json
 import re
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,20 +55,6 @@ def _sed_program() -> bytes:
     return done.stdout  # raw bytes: the program names each byte it escapes
 
 
-def _escape_with_sed(lines: list[bytes]) -> list[str]:
-    """Each line (no newline in it) through the probe's real sed program."""
-    done = subprocess.run(
-        [b"sed", b"-e", _sed_program()],
-        input=b"".join(line + b"\n" for line in lines),
-        capture_output=True,
-        check=True,
-        env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"},
-    )
-    out = done.stdout.decode("ascii")  # nothing but printable ASCII, TAB and newline
-    assert all(c in "\t\n" or " " <= c <= "~" for c in out)
-    return out.split("\n")[:-1]
-
-
 def test_both_probes_escape_alike() -> None:
     # one sed_escape (probe/common.sh), in both scripts as they are sent
     for kind in ("inspect", "node"):
@@ -77,10 +63,44 @@ def test_both_probes_escape_alike() -> None:
         assert INCLUDE not in load_script(kind)
 
 
+@pytest.fixture(scope="module")
+def sed() -> Iterator[subprocess.Popen[bytes]]:
+    """One sed running the probe's escaping program for all examples (a process per example was
+    most of the test's CPU): the program edits each line alone (no hold space, no N), so lines
+    of earlier examples change nothing; -u makes sed answer each line as it reads it."""
+    process = subprocess.Popen(
+        [b"sed", b"-u", b"-e", _sed_program()],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"},
+    )
+    yield process
+    assert process.stdin is not None
+    process.stdin.close()
+    assert process.wait(timeout=60) == 0
+
+
+def _escape_with_sed(sed: subprocess.Popen[bytes], lines: list[bytes]) -> list[str]:
+    """Each line (no newline or NUL in it) through the probe's real sed program; then a NUL
+    line, which sed leaves as it is and no escaped line can be, ends the answer."""
+    assert sed.stdin is not None and sed.stdout is not None
+    sed.stdin.write(b"".join(line + b"\n" for line in lines) + b"\0\n")
+    sed.stdin.flush()
+    answer = []  # all of it before any assertion: the next example reads after it
+    while (line := sed.stdout.readline()) not in (b"\0\n", b""):
+        answer.append(line)
+    assert line, "sed ended"
+    out = b"".join(answer).decode("ascii")  # nothing but printable ASCII, TAB and newline
+    assert all(c in "\t\n" or " " <= c <= "~" for c in out)
+    return out.split("\n")[:-1]
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(NO_NUL.map(lambda b: b.replace(b"\n", b"")), min_size=1, max_size=8))
-def test_the_real_sed_program_and_the_reader_round_trip_any_bytes(lines: list[bytes]) -> None:
-    escaped = _escape_with_sed(lines)
+@given(lines=st.lists(NO_NUL.map(lambda b: b.replace(b"\n", b"")), min_size=1, max_size=8))
+def test_the_real_sed_program_and_the_reader_round_trip_any_bytes(
+    sed: subprocess.Popen[bytes], lines: list[bytes]
+) -> None:
+    escaped = _escape_with_sed(sed, lines)
     assert len(escaped) == len(lines)
     for raw, text in zip(lines, escaped, strict=True):
         fields = text.split("\t")
