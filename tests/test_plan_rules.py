@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kubectl_userns.checks.plan import build_plan, node_problems, spec_blockers, workload_of
@@ -216,6 +216,20 @@ def _api_objects(shapes: list[dict[str, Any]]) -> st.SearchStrategy[dict[str, An
     pods=st.lists(_api_objects(POD_SHAPES), max_size=4),
     nodes=st.lists(_api_objects(NODE_SHAPES), max_size=3),
     rows=st.none() | st.lists(_api_objects(ROW_SHAPES), max_size=3),
+)
+# TypeErrors found by this test (or next to what it found), fixed in checks/plan
+@example(pods=[{"spec": {"containers": [{"name": []}]}}], nodes=[], rows=None)
+@example(pods=[{"status": {"containerStatuses": [{"name": {}}]}}], nodes=[], rows=None)
+@example(pods=[{"status": {"initContainerStatuses": 5}}], nodes=[], rows=None)
+@example(
+    pods=[{"metadata": {"uid": "u"}, "spec": {"hostUsers": False}}],
+    nodes=[],
+    rows=[{"uid": "u", "failedChecks": True}],
+)
+@example(
+    pods=[],
+    nodes=[{"status": {"nodeInfo": {"kubeletVersion": "v1.33.2"}, "runtimeHandlers": 1}}],
+    rows=None,
 )
 def test_any_api_objects_give_a_plan(
     pods: list[dict[str, Any]], nodes: list[dict[str, Any]], rows: list[dict[str, Any]] | None
