@@ -419,3 +419,28 @@ def test_the_node_probe_starts_no_process_per_line_of_a_runtime_config(
 
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root")
+
+
+def test_the_node_probe_finds_getsubids_in_the_usual_places_when_path_lacks_it(
+    cluster: Sandbox, tmp_path: Path
+) -> None:
+    # PATH as sudo's secure_path or a login shell may leave it: every tool but getsubids
+    only = tmp_path / "bin"
+    only.mkdir()
+    for directory in ("/usr/bin", "/usr/sbin"):
+        for exe in Path(directory).iterdir():
+            if exe.name != "getsubids" and not (only / exe.name).exists():
+                (only / exe.name).symlink_to(exe)
+    enter = ["nsenter", "-t", str(cluster.nodes["vn-stale"].init_pid), "-m", "-p", "-u", "-i", "-C"]
+    done = subprocess.run(
+        [*enter, "--", "/usr/bin/env", f"PATH={only}", "sh", "-s", "--", "-"],
+        input=load_script("node").encode(),
+        capture_output=True,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, b"")
+    records = [line.split("\t") for line in done.stdout.decode().splitlines()]
+    found = [fields for fields in records if fields[0] in ("getsubids", "nogetsubids")]
+    # the first of the usual directories that has it (node.sh's usual_dirs; Debian: /usr/bin)
+    usual = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"
+    assert found == [["getsubids", shutil.which("getsubids", path=usual)]]

@@ -145,9 +145,11 @@ find_exe() {
   IFS=$_fe_ifs
 }
 
-usual="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+usual="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" # a PATH
+# the same directories as words: find_exe takes each argument as one directory
+usual_dirs="/usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin"
 first=1
-find_exe getsubids $usual
+find_exe getsubids $usual_dirs
 first=
 gs=$exes
 if [ -n "$gs" ]; then
@@ -200,7 +202,7 @@ IFS=$old_ifs
 # Before hook, which is what sets up its root and log (urfave/cli App.Run). Only binaries owned by
 # root and writable by root alone are run at all, with an empty environment.
 for name in crun runc; do
-  find_exe "$name" $usual /usr/libexec/crio /usr/lib/cri-o-runc/sbin /usr/libexec/podman "$@"
+  find_exe "$name" $usual_dirs /usr/libexec/crio /usr/lib/cri-o-runc/sbin /usr/libexec/podman "$@"
   set -f
   for p in $exes; do
     set +f
@@ -403,7 +405,7 @@ if [ "$mode" = probe ]; then
   ulmajor=${ulver% *}
   ulminor=${ulver#* }
   first=1
-  find_exe python3 $usual
+  find_exe python3 $usual_dirs
   first=
   py3=$exes
   if ! command -v unshare >/dev/null 2>&1; then
