@@ -50,6 +50,43 @@ def kubectl_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+# The files that take longest, longest first (wall time in one run of the group at -n 4 on two
+# quiet cores, bench/test_suite_speed.md). xdist hands a worker the next file when it finishes
+# one: with the long files first the short ones fill the ends, and no worker starts a 15 s file
+# while the others are idle (scripts/test passes --no-loadscope-reorder, without which xdist
+# orders the files by their number of tests). The sort is stable over pytest-randomly's order:
+# the other files, and the tests within every file, stay in random order. A slow file missing
+# here costs time only.
+LONG_FILES = (
+    "test_podaccess",
+    "test_deadlines",
+    "test_ssh_config_paths",
+    "test_output",
+    "test_api_transport",
+    "test_node_trust",
+    "test_probe_framing",
+    "test_completion",
+    "test_reports_produced",
+    "test_nodeaccess",
+    "test_inspect",
+    "test_sandbox",
+    "test_runtimes",
+    "test_plan",
+    "test_verify_node",
+    "test_audit",
+    "test_new_pod",
+    "test_convert",
+    "test_kubectl_flags",
+    "test_docs",
+    "test_jsonpath",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
+
+
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root")
 
 
