@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from kubectl_userns.probe import load_script
 from kubectl_userns.sandbox.cluster import Sandbox
 from tests.cli import Run, run_cli, run_process
 from tests.conftest import needs_root
+from tests.probe_run import logged_run
 
 pytestmark = needs_root
 
@@ -236,25 +235,8 @@ def test_twenty_containers_take_one_connection_and_one_command(variants: Sandbox
 
 def _probe_commands(cluster: Sandbox, node: str, pod: str, wrappers: Path) -> list[str]:
     """The commands the inspect probe starts on ``node`` for ``pod``, logged by PATH wrappers."""
-    log = wrappers / "log"
-    log.write_text("")
-    tools = ("ls", "head", "tr", "readlink", "cat", "getsubids", "id", "sed", "cut", "grep", "stat")
-    for name in (*tools, "getent", "uname"):
-        real = shutil.which(name)
-        if real is not None:
-            (wrappers / name).write_text(f'#!/bin/sh\necho {name} >> {log}\nexec {real} "$@"\n')
-            (wrappers / name).chmod(0o755)
-    enter = ["nsenter", "-t", str(cluster.nodes[node].init_pid), "-m", "-p", "-u", "-i", "-C"]
-    path = f"PATH={wrappers}:/usr/sbin:/usr/bin:/sbin:/bin"
-    done = subprocess.run(
-        [*enter, "--", "env", path, "sh", "-s", "--", "/var/lib/kubelet", cluster.pod(pod).uid],
-        input=load_script("inspect").encode(),
-        capture_output=True,
-        check=False,
-    )
-    assert (done.returncode, done.stderr) == (0, b"")
-    assert done.stdout.endswith(b"\nend\n")
-    return log.read_text().split()
+    args = ["/var/lib/kubelet", cluster.pod(pod).uid]
+    return logged_run(cluster, node, "inspect", args, wrappers)[0]
 
 
 def test_the_probe_starts_as_many_processes_for_twenty_containers_as_for_two(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from kubectl_userns.probe import load_script
 from kubectl_userns.sandbox.cluster import Sandbox
 from kubectl_userns.sandbox.node import node_exec
 from kubectl_userns.sandbox.objects import kubelet_config
 from tests.cli import Run, run_cli, run_process
+from tests.probe_run import logged_run, run_probe
 
 GOOD = "k8s-fedora-wk2.fedora-amd.home"
 POOL = "kubelet:65536:7208960\n"
@@ -374,25 +373,8 @@ def test_context_flag_is_honoured(cluster: Sandbox) -> None:
 
 def _node_probe(cluster: Sandbox, node: str, wrappers: Path) -> tuple[list[str], str]:
     """The commands node.sh starts on ``node`` (logged by PATH wrappers), and its output."""
-    log = wrappers / "log"
-    log.write_text("")
-    tools = ("ls", "head", "tr", "readlink", "cat", "getsubids", "id", "sed", "cut", "grep")
-    for name in (*tools, "stat", "getent", "uname", "env", "base64"):
-        real = shutil.which(name)
-        if real is not None:
-            (wrappers / name).write_text(f'#!/bin/sh\necho {name} >> {log}\nexec {real} "$@"\n')
-            (wrappers / name).chmod(0o755)
-    enter = ["nsenter", "-t", str(cluster.nodes[node].init_pid), "-m", "-p", "-u", "-i", "-C"]
-    path = f"PATH={wrappers}:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-    done = subprocess.run(
-        [*enter, "--", "env", path, "sh", "-s", "--", "-"],
-        input=load_script("node").encode(),
-        capture_output=True,
-        check=False,
-    )
-    assert (done.returncode, done.stderr) == (0, b"")
-    assert done.stdout.endswith(b"\nend\n")
-    return sorted(log.read_text().split()), done.stdout.decode()
+    commands, out = logged_run(cluster, node, "node", ["-"], wrappers)
+    return sorted(commands), out
 
 
 def test_the_node_probe_starts_no_process_per_line_of_a_runtime_config(
@@ -431,15 +413,9 @@ def test_the_node_probe_finds_getsubids_in_the_usual_places_when_path_lacks_it(
         for exe in Path(directory).iterdir():
             if exe.name != "getsubids" and not (only / exe.name).exists():
                 (only / exe.name).symlink_to(exe)
-    enter = ["nsenter", "-t", str(cluster.nodes["vn-stale"].init_pid), "-m", "-p", "-u", "-i", "-C"]
-    done = subprocess.run(
-        [*enter, "--", "/usr/bin/env", f"PATH={only}", "sh", "-s", "--", "-"],
-        input=load_script("node").encode(),
-        capture_output=True,
-        check=False,
-    )
-    assert (done.returncode, done.stderr) == (0, b"")
-    records = [line.split("\t") for line in done.stdout.decode().splitlines()]
+    code, out, err = run_probe(cluster, "vn-stale", "node", ["-"], str(only))
+    assert (code, err) == (0, b"")
+    records = [line.split("\t") for line in out.decode().splitlines()]
     found = [fields for fields in records if fields[0] in ("getsubids", "nogetsubids")]
     # the first of the usual directories that has it (node.sh's usual_dirs; Debian: /usr/bin)
     usual = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"
