@@ -131,3 +131,21 @@ def test_ctrl_c_while_the_program_starts_is_one_error_line() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert (done.returncode, done.stdout) == (130, ""), done.stderr
     assert done.stderr == "error: interrupted; nothing was changed on any node.\n"
+
+
+def test_the_ssh_layer_starts_without_invoke() -> None:
+    import subprocess
+    import sys
+
+    # paramiko's config module imports invoke only for Match exec, which the tool refuses
+    # (access/__init__.py blocks it: ~70 ms of every SSH command's start); paramiko still parses
+    code = (
+        "import sys\n"
+        "from kubectl_userns.access.ssh import SSHRunner\n"
+        "import paramiko\n"
+        "parsed = paramiko.SSHConfig.from_text('Host n1\\n  Port 2222\\n')\n"
+        "loaded = sys.modules.get('invoke') is not None\n"
+        "print(parsed.lookup('n1')['port'], loaded, 'unittest.mock' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "2222 False False\n", "")

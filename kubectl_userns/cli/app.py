@@ -180,16 +180,11 @@ _GLOBAL_FLAGS: dict[str, str] = {}
 
 
 def main() -> None:
-    """Console-script entry point (``kubectl-userns``, found by kubectl as ``kubectl userns``)."""
+    """Run the CLI (``kubectl-userns``, found by kubectl as ``kubectl userns``); the console
+    script calls it through cli/entry.py, which also turns a Ctrl-C during the imports into an
+    error line."""
     try:
         app(prog_name=PROG)
-    except KeyboardInterrupt:  # Ctrl-C while the command is built, before its own handler
-        import sys
-
-        from kubectl_userns.cli.entry import INTERRUPTED
-
-        sys.stderr.write(INTERRUPTED)
-        sys.exit(130)
     except BrokenPipeError:  # e.g. `kubectl userns new-pod | head -1`
         import os
         import sys

@@ -117,9 +117,10 @@ for kind in uid gid; do
   fi
 done
 
-# find_exe NAME [DIR...] -> $exes: the executables named NAME on PATH and in the DIRs (each
-# argument one directory), one path a line, a file found again through another path (a
-# symlinked directory) given once; with first=1 only the first one found (no readlink then)
+# find_exe NAME [DIRS...] -> $exes: the executables named NAME on PATH and in DIRS (each argument
+# a directory or, as PATH, directories joined by ':'), one path a line, a file found again
+# through another path (a symlinked directory) given once; with first=1 only the first one
+# found (no readlink then)
 first=
 find_exe() {
   _fe_name=$1 exes='' _fe_seen=' ' _fe_tried=$NL
@@ -127,7 +128,8 @@ find_exe() {
   _fe_ifs=$IFS
   IFS=:
   set -f
-  for _fe_d in $PATH "$@"; do
+  # shellcheck disable=SC2048 # each argument split at ':' (IFS), as $PATH is
+  for _fe_d in $PATH $*; do
     IFS=$_fe_ifs
     [ -n "$_fe_d" ] || continue
     _fe_p=$_fe_d/$_fe_name
@@ -145,11 +147,9 @@ find_exe() {
   IFS=$_fe_ifs
 }
 
-usual="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" # a PATH
-# the same directories as words: find_exe takes each argument as one directory
-usual_dirs="/usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin"
+usual="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 first=1
-find_exe getsubids $usual_dirs
+find_exe getsubids "$usual"
 first=
 gs=$exes
 if [ -n "$gs" ]; then
@@ -202,7 +202,7 @@ IFS=$old_ifs
 # Before hook, which is what sets up its root and log (urfave/cli App.Run). Only binaries owned by
 # root and writable by root alone are run at all, with an empty environment.
 for name in crun runc; do
-  find_exe "$name" $usual_dirs /usr/libexec/crio /usr/lib/cri-o-runc/sbin /usr/libexec/podman "$@"
+  find_exe "$name" "$usual" /usr/libexec/crio /usr/lib/cri-o-runc/sbin /usr/libexec/podman "$@"
   set -f
   for p in $exes; do
     set +f
@@ -405,7 +405,7 @@ if [ "$mode" = probe ]; then
   ulmajor=${ulver% *}
   ulminor=${ulver#* }
   first=1
-  find_exe python3 $usual_dirs
+  find_exe python3 "$usual"
   first=
   py3=$exes
   if ! command -v unshare >/dev/null 2>&1; then
