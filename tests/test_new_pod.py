@@ -24,7 +24,7 @@ from kubectl_userns.sandbox.kubeconfig import write_kubeconfig
 from tests import psa
 from tests.cli import run_cli, run_process
 from tests.psa import POLICY_VERSIONS, Version
-from tests.schemas import assert_valid_everywhere
+from tests.schemas import SUPPORTED_MINORS, assert_valid_everywhere, schema_errors
 
 CLASSIC = """apiVersion: v1
 kind: Pod
@@ -65,19 +65,21 @@ spec:
 KINDS = ["pod", "deployment", "statefulset", "daemonset", "job", "cronjob"]
 
 
-def strict_validate(manifest: dict[str, Any]) -> None:
-    """Validate against the API schema: unknown fields and wrong types are rejected."""
-    from kubernetes.client import models
-
-    name = {
-        "Pod": "V1Pod",
-        "Deployment": "V1Deployment",
-        "StatefulSet": "V1StatefulSet",
-        "DaemonSet": "V1DaemonSet",
-        "Job": "V1Job",
-        "CronJob": "V1CronJob",
-    }[manifest["kind"]]
-    getattr(models, name).model_validate(manifest)
+def test_the_schema_check_rejects_unknown_fields_and_wrong_types() -> None:
+    """assert_valid_everywhere is the manifests' schema check: the strict schemas of every
+    supported minor reject a field the API does not know and a value of the wrong type."""
+    bad = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "x"},
+        "spec": {"hostUsers": "no", "containers": [{"name": "a", "image": "b", "bogus": 1}]},
+    }
+    for version in SUPPORTED_MINORS:
+        errors = schema_errors(bad, version)
+        assert any("'bogus' was unexpected" in e for e in errors), (version, errors)
+        assert any(e.startswith("spec.hostUsers: ") for e in errors), (version, errors)
+    with pytest.raises(AssertionError, match=r"invalid for Kubernetes 1\.30"):
+        assert_valid_everywhere(bad)
 
 
 def template_spec(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -136,7 +138,6 @@ def test_every_kind_and_variant_is_valid_at_every_version(kind: str, variant: li
     assert (as_json.stderr, as_json.exit_code, as_yaml.stderr, as_yaml.exit_code) == ("", 0, "", 0)
     manifest = json.loads(as_json.stdout)
     assert yaml.safe_load(as_yaml.stdout) == manifest  # the YAML says the same, comments apart
-    strict_validate(manifest)
     assert_valid_everywhere(manifest)
     spec = template_spec(manifest)
     assert spec["hostUsers"] is False
@@ -192,7 +193,7 @@ def test_command_after_double_dash_and_workload_flags() -> None:
     )
     assert run.exit_code == 0, run.stderr
     manifest = yaml.safe_load(run.stdout)
-    strict_validate(manifest)
+    assert_valid_everywhere(manifest)
     assert manifest["spec"]["schedule"] == "0 3 * * *"
     spec = template_spec(manifest)
     assert spec["containers"][0]["command"] == ["/bin/backup", "--all"]
@@ -352,7 +353,7 @@ def test_real_kubectl_applies_every_kind(kind: str, api: dict[str, str], tmp_pat
     manifest = run_cli(["new-pod", f"x-{kind}", "--kind", kind], env=api)
     assert manifest.exit_code == 0, manifest.stderr
     # the emulator serves no OpenAPI documents, so kubectl's own schema check is off here;
-    # strict_validate above applies the API's schema instead
+    # assert_valid_everywhere below applies the API's schema instead
     done = subprocess.run(
         ["kubectl", "apply", "--dry-run=client", "--validate=false", "-f", "-"],
         input=manifest.stdout,
@@ -366,7 +367,7 @@ def test_real_kubectl_applies_every_kind(kind: str, api: dict[str, str], tmp_pat
         kind, f"{kind}.apps"
     )
     assert done.stdout == f"{resource}/x-{kind} created (dry run)\n"
-    strict_validate(yaml.safe_load(manifest.stdout))
+    assert_valid_everywhere(yaml.safe_load(manifest.stdout))
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
