@@ -7,6 +7,7 @@ session ends by checking that no sandbox process, cgroup or mount is left.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 from collections.abc import Callable, Iterator
@@ -85,6 +86,15 @@ LONG_FILES = (
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: i for i, name in enumerate(LONG_FILES)}
     items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection made (the modules of the program, the tests and their libraries) lives as
+    long as the worker: frozen, the garbage collector stops walking it again and again (every full
+    collection of the run, Hypothesis's gc.collect when it first seeds a test, pytest's five at
+    the end of the session)."""
+    gc.collect()
+    gc.freeze()
 
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root")
