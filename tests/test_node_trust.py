@@ -132,7 +132,9 @@ def test_kubelet_root_comes_from_the_kubelets_command_line(cluster: Sandbox) -> 
     assert found["kubelet-root"]["observed"] == f"{K0S_ROOT} (the running kubelet's --root-dir)"
     assert found["kubelet-root"]["source"] == "node"
     assert found["userns-records"]["observed"] == "1 record(s), all inside the pool"
-    assert found["kubelet-root-fs"]["observed"].endswith(f"({K0S_ROOT}), idmappable since 5.12")
+    # the filesystem under it is the host's (the sandbox kubelet's root is a directory of the
+    # test's temporary directory: ext4, tmpfs, xfs ... whatever the machine has there)
+    assert f" ({K0S_ROOT})" in found["kubelet-root-fs"]["observed"]
 
 
 def test_a_missing_kubelet_root_is_named_with_the_fix(cluster: Sandbox) -> None:
