@@ -283,19 +283,26 @@ def _processes_with(marker: str) -> list[str]:
     return found
 
 
+# A probe that never ends: a shell waiting for its child, whose own shell (the trailing `:` keeps
+# sh from exec'ing sleep) has the probe's argument, the marker, in its command line. Neither
+# spins: a busy loop here burnt a core for each test's whole deadline.
+_NEVER_ENDS = "sh -c 'sleep 3600; :' \"$1\" & wait"
+
+
 @pytest.mark.parametrize("client", list(SSHClientKind))
 @pytest.mark.parametrize("user", ["root", "bob"])
 def test_a_probe_past_its_deadline_is_ended_on_the_node(
     sshd: Sshd, user: str, client: SSHClientKind
 ) -> None:
-    # a spinning shell with a child that would outlive it: both are gone after the deadline,
-    # through either SSH client (each tells the node the deadline; the node's timeout ends it)
+    # a shell that never ends, with a child that would outlive it (both carry the marker in
+    # their command lines): both are gone after the deadline, through either SSH client (each
+    # tells the node the deadline; the node's timeout ends them)
     marker = f"{os.getpid()}.{client.value}.{time.monotonic_ns() % 10**6}"
     config = sshd.config(sshd.known_hosts(), user=user)
     runner = open_runner("node-a", None, _options(config, probe_timeout=1.0, ssh_client=client))
     started = time.monotonic()
     with pytest.raises(ProbeError) as caught:
-        runner.run(f"sleep {marker} & while :; do :; done", [marker])
+        runner.run(_NEVER_ENDS, [marker])
     runner.close()
     assert time.monotonic() - started < 30  # a bound against hanging, not a timing
     assert caught.value.message == (
@@ -311,7 +318,7 @@ def test_a_probe_past_its_deadline_is_ended_on_the_node(
 def test_the_local_runner_ends_a_probe_past_its_deadline() -> None:
     marker = f"{os.getpid()}.{time.monotonic_ns() % 10**6 + 1}"
     with pytest.raises(ProbeError, match="did not finish within 1 s"):
-        LocalRunner("here", timeout=1.0).run(f"sleep {marker} & while :; do :; done", [marker])
+        LocalRunner("here", timeout=1.0).run(_NEVER_ENDS, [marker])
     deadline = time.monotonic() + 5
     while _processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
