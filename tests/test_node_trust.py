@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -385,18 +386,20 @@ def test_a_kubelet_line_without_a_kubelet_user_fails_nothing(cluster: Sandbox) -
 
 # --- nothing written on the node --------------------------------------------------------------
 
+
 # The node's writable places that are its own (the rest of its filesystem is the host's, shared
-# with every other process on this machine): /etc and /var/lib (overlays), the kubelet root,
-# /run and /root (tmpfs), and its cgroup tree. Directory mtimes are listed too, so
-# a file created and removed again shows.
-LISTING = (
-    "find /etc /var/lib /run /root -xdev -printf '%p %y %s %T@ %m %u %g\\n' | sort; "
-    "find /sys/fs/cgroup -type d | sort"
-)
-
-
+# with every other process on this machine): the upper directories of its /etc and /var/lib
+# overlays (where any write to them lands, a removal as a whiteout), the kubelet root (a bind
+# mount of the node directory's kubelet/, which a find of /var/lib -xdev would not enter), /run
+# and /root (tmpfs), and its cgroup tree. Directory mtimes are listed too, so a file created and
+# removed again shows. (Walking the overlays themselves read the host's whole /etc and /var/lib.)
 def node_listing(cluster: Sandbox, node: str) -> list[str]:
-    return node_exec(cluster.nodes[node], ["sh", "-c", LISTING]).splitlines()
+    own = [f"{cluster.nodes[node].dir}/{d}" for d in ("etc.upper", "varlib.upper", "kubelet")]
+    listing = (
+        f"find {shlex.join(own)} /run /root -xdev -printf '%p %y %s %T@ %m %u %g\\n' | sort; "
+        "find /sys/fs/cgroup -type d | sort"
+    )
+    return node_exec(cluster.nodes[node], ["sh", "-c", listing]).splitlines()
 
 
 def test_inspect_audit_and_verify_node_write_nothing_on_the_node(cluster: Sandbox) -> None:
