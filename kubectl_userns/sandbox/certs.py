@@ -112,3 +112,27 @@ def make_ca_and_server_cert(directory: Path) -> tuple[Path, Path, Path]:
         )
         key_path.chmod(0o600)
     return ca_path, directory / "server.crt", directory / "server.key"
+
+
+def make_ssh_key(path: Path, comment: str) -> None:
+    """An Ed25519 SSH key pair, as ``ssh-keygen -q -t ed25519 -N '' -C COMMENT -f PATH`` writes
+    it: the private key in OpenSSH's format (mode 0600, no passphrase), PATH.pub one line. Made
+    here rather than by ssh-keygen: the suite makes one per node and sandbox, hundreds a run."""
+    import os
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(private)
+    Path(f"{path}.pub").write_bytes(public + f" {comment}\n".encode())

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
 
 from kubectl_userns.errors import SandboxError
 from kubectl_userns.sandbox.api.launch import start_apiserver, stop_apiserver
+from kubectl_userns.sandbox.certs import make_ssh_key
 from kubectl_userns.sandbox.kubeconfig import write_kubeconfig
 from kubectl_userns.sandbox.node import CGROUP2_HOST, SYSTEMD_V1_HOST, NodeState, wait_gone
 from kubectl_userns.sandbox.statedir import (
@@ -76,21 +76,7 @@ def start_control_plane(state_dir: Path, data: dict[str, Any]) -> None:
     write_kubeconfig(state_dir / "kubeconfig", server=api.url, ca_path=api.ca_path, token=api.token)
     ssh = state_dir / "ssh"
     ssh.mkdir(mode=0o700, exist_ok=True)
-    subprocess.run(
-        [
-            "ssh-keygen",
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-C",
-            "kubectl-userns-sandbox",
-            "-f",
-            str(ssh / "id_ed25519"),
-        ],
-        check=True,
-    )
+    make_ssh_key(ssh / "id_ed25519", "kubectl-userns-sandbox")
 
 
 def stop(state_dir: Path, data: dict[str, Any], nodes: list[NodeState]) -> None:

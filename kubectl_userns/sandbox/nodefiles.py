@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 from pathlib import Path
 
+from kubectl_userns.sandbox.certs import make_ssh_key
 from kubectl_userns.sandbox.node import NodeState
 from kubectl_userns.sandbox.nodebin import crun_standin, kubelet_binary
 
@@ -128,10 +128,7 @@ def prepare_node_dir(
         (node_dir / "no-getsubids").chmod(0o644)
     key = node_dir / "ssh_host_ed25519_key"
     if not key.exists():
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)],
-            check=True,
-        )
+        make_ssh_key(key, name)
     (node_dir / "authorized_keys").write_text(authorized_key)
     (node_dir / "sshd_config").write_text(
         f"ListenAddress {address}:{port}\n"
