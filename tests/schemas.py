@@ -14,9 +14,6 @@ import re
 from importlib import resources
 from typing import Any
 
-import jsonschema
-from referencing import Registry, Resource
-
 SUPPORTED_MINORS = tuple(f"1.{minor}" for minor in range(30, 38))  # 1.30 .. 1.37 (latest)
 
 
@@ -26,15 +23,21 @@ def _directory(version: str) -> Any:
 
 
 @functools.cache
-def _registry(version: str) -> Registry:  # type: ignore[type-arg]
+def _registry(version: str) -> Any:
+    # jsonschema and referencing are imported by the workers that validate, not at collection
+    from referencing import Registry, Resource
+
     definitions = json.loads(_directory(version).joinpath("_definitions.json").read_text())
-    return Resource.from_contents(definitions) @ Registry()  # type: ignore[no-any-return]
+    return Resource.from_contents(definitions) @ Registry()
 
 
 @functools.cache
 def _validator(version: str, kind: str, api_version: str) -> Any:
     group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     schema = json.loads(_directory(version).joinpath(f"{kind.lower()}-{group}.json").read_text())
+    import jsonschema
+    from referencing import Resource
+
     registry = Resource.from_contents(schema) @ _registry(version)
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
