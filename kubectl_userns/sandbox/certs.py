@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 from pathlib import Path
 
 # who the client certificate (pki/client.crt, client.key) authenticates as
@@ -118,8 +119,6 @@ def make_ssh_key(path: Path, comment: str) -> None:
     """An Ed25519 SSH key pair, as ``ssh-keygen -q -t ed25519 -N '' -C COMMENT -f PATH`` writes
     it: the private key in OpenSSH's format (mode 0600, no passphrase), PATH.pub one line. Made
     here rather than by ssh-keygen: the suite makes one per node and sandbox, hundreds a run."""
-    import os
-
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
