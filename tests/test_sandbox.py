@@ -6,6 +6,7 @@ import ipaddress
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -225,3 +226,43 @@ def test_every_pod_has_its_own_address_on_the_pod_network(sandbox: Sandbox) -> N
             assert status["hostIP"] in node_ips[pod["spec"]["nodeName"]]
     finally:
         kubectl("delete", "pod", "addr", "--wait=false")
+
+
+def test_a_stopped_container_does_not_hold_its_node_at_the_end(
+    make_sandbox: Callable[[], Sandbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A container's nsenter stops with it (util-linux nsenter.c continue_as_child) and the
+    node's init cannot end while the container is unreaped: down resumes the sandbox's
+    processes first, so each node's init ends when killed, not at the end of its wait."""
+    from kubectl_userns.sandbox import lifecycle
+
+    cluster = make_sandbox()
+    cluster.add_node("n1")
+    cluster.add_pod("frozen", node="n1", containers=2)
+    pids = [pid for c in cluster.pod("frozen").containers for pid in c.pids]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    for pid in pids:  # the container and the nsenter above it, both stopped
+        parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        for proc in (pid, parent):
+            _wait_for_state(proc, "T")
+    waits: list[bool] = []
+    real = lifecycle.wait_gone
+
+    def wait_gone(pid: int, timeout: float = 5.0) -> bool:
+        waits.append(real(pid, timeout))
+        return waits[-1]
+
+    monkeypatch.setattr(lifecycle, "wait_gone", wait_gone)
+    marker, roots = str(cluster.state_dir), cluster.data["cgroup_roots"]
+    cluster.down()
+    assert waits == [True]
+    assert leftovers(marker, roots) == []
+
+
+def _wait_for_state(pid: int, state: str) -> None:
+    for _ in range(2000):
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == state:
+            return
+        time.sleep(0.001)
+    raise AssertionError(f"process {pid} never reached state {state}")

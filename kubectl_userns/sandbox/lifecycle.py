@@ -18,7 +18,13 @@ from kubectl_userns.errors import SandboxError
 from kubectl_userns.sandbox.api.launch import start_apiserver, stop_apiserver
 from kubectl_userns.sandbox.certs import make_ssh_key
 from kubectl_userns.sandbox.kubeconfig import write_kubeconfig
-from kubectl_userns.sandbox.node import CGROUP2_HOST, SYSTEMD_V1_HOST, NodeState, wait_gone
+from kubectl_userns.sandbox.node import (
+    CGROUP2_HOST,
+    SYSTEMD_V1_HOST,
+    NodeState,
+    continue_cgroup_tree,
+    wait_gone,
+)
 from kubectl_userns.sandbox.statedir import (
     ID_FILE,
     STATE_FILE,
@@ -82,6 +88,8 @@ def start_control_plane(state_dir: Path, data: dict[str, Any]) -> None:
 def stop(state_dir: Path, data: dict[str, Any], nodes: list[NodeState]) -> None:
     """Kill every process, remove every cgroup and file the sandbox made. Idempotent."""
     sandbox_id = valid_id(data.get("id"))
+    for root in cgroup_roots(sandbox_id, [CGROUP2_HOST, SYSTEMD_V1_HOST]):
+        continue_cgroup_tree(root)  # a stopped process would hold its node's end
     # a node's init is waited for only when it was the sandbox's and signalled: a PID that the
     # state file names but that is not the sandbox's keeps running, and nothing waits for it
     killed = []

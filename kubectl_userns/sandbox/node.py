@@ -239,18 +239,42 @@ def kill_node(state: NodeState) -> None:
                 os.kill(pid, signal.SIGKILL)
 
 
-def wait_gone(pid: int, timeout: float = 5.0) -> None:
+def wait_gone(pid: int, timeout: float = 5.0) -> bool:
+    """Wait until ``pid`` has exited (a zombie counts: it holds no namespace and no cgroup);
+    False when it still ran at the end of ``timeout``."""
     deadline = time.monotonic() + timeout
-    while pid and Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+    while pid and Path(f"/proc/{pid}").exists():
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        stat = Path(f"/proc/{pid}/stat")
         try:
-            if stat.read_text().split(")")[-1].split()[0] == "Z":
-                return  # a zombie holds no namespace and no cgroup
+            if Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z":
+                return True
         except OSError:
-            return
+            return True
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.005)
+    return True
+
+
+def continue_cgroup_tree(root: Path) -> None:
+    """SIGCONT every process of the cgroup tree ``root``, before its nodes' inits are killed.
+    A node's init, as its PID namespace ends, waits until every process of the namespace is
+    reaped (kernel/pid_namespace.c zap_pid_ns_processes); a container's parent is an nsenter
+    outside the namespace that stops itself whenever its child stops (util-linux
+    sys-utils/nsenter.c continue_as_child), and a stopped nsenter reaps nothing. Killed
+    instead, it would leave its child to the host's init, as the namespace's own is exiting
+    (kernel/exit.c find_child_reaper), which reaps in its own time."""
+    if not root.is_dir():
+        return
+    for path in [root, *(p for p in root.rglob("*") if p.is_dir())]:
+        try:
+            pids = (path / "cgroup.procs").read_text().split()
+        except OSError:
+            continue
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid), signal.SIGCONT)
 
 
 def remove_cgroup_tree(root: Path) -> None:
