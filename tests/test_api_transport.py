@@ -180,6 +180,53 @@ def test_userinfo_in_the_server_url_is_masked(tmp_path: Path) -> None:
     assert (stdout, code) == ("", 3)
 
 
+def test_an_anonymous_request_is_named_as_such_whether_refused_or_forbidden(
+    tmp_path: Path,
+) -> None:
+    """A kubeconfig user with nothing in it sends anonymous requests: an API server with
+    anonymous authentication on (the default) takes them as system:anonymous and RBAC answers
+    403 (its Status as kube-apiserver words it); with it off, 401. Either way the error says the
+    request had no credentials, not that RBAC or a token is to blame."""
+    forbidden = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": 'pods "testpod" is forbidden: User "system:anonymous" cannot get resource '
+        '"pods" in API group "" in the namespace "default"',
+        "reason": "Forbidden",
+        "details": {"name": "testpod", "kind": "pods"},
+        "code": 403,
+    }
+    hint = (
+        ': the user "u" has no credentials; give a token or a client certificate and key '
+        "(--token, --client-certificate and --client-key), or use a kubeconfig user that has "
+        "them.\n"
+    )
+    what = 'pod "testpod" in namespace "default"'
+    with fake_api({POD_PATH: (403, forbidden)}) as api:
+        stdout, stderr, code = _inspect(kubeconfig(tmp_path / "kc", api.url, user={}))
+        sent = api.requests[0][2]
+    assert "Authorization" not in sent
+    assert (stdout, code) == ("", 3)
+    assert stderr == (
+        f"error: the Kubernetes API forbids an anonymous request to read {what} (403 "
+        f"Forbidden: {forbidden['message']}){hint}"
+    )
+    unauthorized = {**forbidden, "message": "Unauthorized", "reason": "Unauthorized", "code": 401}
+    with fake_api({POD_PATH: (401, unauthorized)}) as api:
+        stdout, stderr, code = _inspect(kubeconfig(tmp_path / "kc", api.url, user={}))
+    assert (stdout, code) == ("", 3)
+    assert stderr == (
+        "error: the Kubernetes API refused an anonymous request (401 Unauthorized) while "
+        f"reading {what}{hint}"
+    )
+    # with a token, the same answers blame the token and RBAC
+    with fake_api({POD_PATH: (403, forbidden)}) as api:
+        _, stderr, _ = _inspect(kubeconfig(tmp_path / "kc", api.url))
+    assert stderr.endswith("; ask for RBAC permission to get it.\n"), stderr
+
+
 # --- User-Agent ----------------------------------------------------------------------------
 
 

@@ -258,7 +258,13 @@ def test_client_certificate_and_key_authenticate(sandbox: Sandbox, tmp_path: Pat
     users = {e["user"]["username"] for e in _audit_events(sandbox, start)}
     assert users == {CLIENT_USER}
     without = run_cli(base, env=alone)  # nothing to authenticate with
-    assert without.exit_code == 3 and "401 Unauthorized" in without.stderr
+    assert (without.stdout, without.exit_code) == ("", 3)
+    assert without.stderr == (
+        "error: the Kubernetes API refused an anonymous request (401 Unauthorized) while "
+        'reading pod "testpod" in namespace "default": this request has no credentials; give a '
+        "token or a client certificate and key (--token, --client-certificate and "
+        "--client-key), or use a kubeconfig user that has them.\n"
+    )
     half = cli(sandbox, "inspect", "testpod", "--client-key", key)
     assert (half.exit_code, half.stderr) == (
         2,
@@ -291,6 +297,27 @@ def test_cluster_and_user_from_the_kubeconfig(sandbox: Sandbox, tmp_path: Path) 
         sandbox, "inspect", "testpod", "--context", "broken", "--cluster", "sandbox", env=env
     )
     assert cluster_only.exit_code == 3 and "401 Unauthorized" in cluster_only.stderr
+    assert "renew them, e.g. log in again or fix the token" in cluster_only.stderr
+    # a user entry with nothing in it: the request goes out anonymous, and the error says so
+    config["users"].append({"name": "empty", "user": {}})
+    path.write_text(yaml.safe_dump(config))
+    empty = cli(
+        sandbox,
+        "inspect",
+        "testpod",
+        "--context",
+        "broken",
+        "--cluster",
+        "sandbox",
+        "--user",
+        "empty",
+        env=env,
+    )
+    assert (empty.stdout, empty.exit_code) == ("", 3)
+    assert empty.stderr.startswith(
+        "error: the Kubernetes API refused an anonymous request (401 Unauthorized) while "
+        'reading pod "testpod" in namespace "default": the user "empty" has no credentials; '
+    )
     fixed = cli(
         sandbox,
         "inspect",

@@ -268,12 +268,35 @@ class KubeClient:
 
     def _error(self, answer: ApiAnswer, what: str) -> Exception:
         message = _message(answer.body) or f"HTTP {answer.status}"
+        # a request with no credentials is anonymous: refused (401) where anonymous
+        # authentication is off, else authenticated as system:anonymous, whom RBAC forbids
+        # nearly everything (403) - kubernetes/kubernetes pkg/kubeapiserver/options/
+        # authentication.go (--anonymous-auth, on by default)
+        anonymous = not self.config.has_credentials
+        no_credentials = (
+            f'the user "{self.config.user}" has no credentials'
+            if self.config.user
+            else "this request has no credentials"
+        ) + (
+            "; give a token or a client certificate and key (--token, --client-certificate "
+            "and --client-key), or use a kubeconfig user that has them."
+        )
+        if answer.status == 401 and anonymous:
+            return APIRefusedError(
+                "the Kubernetes API refused an anonymous request (401 Unauthorized) while "
+                f"reading {what}: {no_credentials}"
+            )
         if answer.status == 401:
             plugin = " or check its credential plugin" if self.config.exec_plugin else ""
             return APIRefusedError(
                 f"the Kubernetes API refused the credentials (401 Unauthorized) while reading "
                 f"{what}; renew them, e.g. log in again or fix the token in the kubeconfig"
                 f"{plugin}."
+            )
+        if answer.status == 403 and anonymous:
+            return APIRefusedError(
+                f"the Kubernetes API forbids an anonymous request to read {what} (403 "
+                f"Forbidden: {message}): {no_credentials}"
             )
         if answer.status == 403:
             return APIRefusedError(

@@ -59,6 +59,21 @@ class RestConfig:
     impersonate_extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
+    def has_credentials(self) -> bool:
+        """Whether any request carries something to authenticate with (else it is anonymous)."""
+        return any(
+            (
+                self.token,
+                self.token_file,
+                self.client_cert_file,
+                self.client_cert_data,
+                self.username,
+                self.server_userinfo,
+                self.exec_plugin,
+            )
+        )
+
+    @property
     def server_display(self) -> str:
         """The server URL as messages show it: userinfo masked, printable."""
         return mask_url(self.server)
