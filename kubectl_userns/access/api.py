@@ -21,13 +21,13 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from kubectl_userns.access import kubeconfig as kubeconfig_files
+from kubectl_userns.access.api_errors import answer_error, status_message
 from kubectl_userns.access.credentials import CredentialCache
 from kubectl_userns.access.http import Deadline, TLSVerifyError, Transport
 from kubectl_userns.access.objects import NAMESPACE, NODE, POD, checked, checked_items
 from kubectl_userns.access.restconfig import RestConfig
 from kubectl_userns.errors import (
     APIError,
-    APIRefusedError,
     APIUnreachableError,
     KubeconfigError,
     NotFoundError,
@@ -267,45 +267,7 @@ class KubeClient:
         raise self._error(answer, what)
 
     def _error(self, answer: ApiAnswer, what: str) -> Exception:
-        message = _message(answer.body) or f"HTTP {answer.status}"
-        # a request with no credentials is anonymous: refused (401) where anonymous
-        # authentication is off, else authenticated as system:anonymous, whom RBAC forbids
-        # nearly everything (403) - kubernetes/kubernetes pkg/kubeapiserver/options/
-        # authentication.go (--anonymous-auth, on by default)
-        anonymous = not self.config.has_credentials
-        no_credentials = (
-            f'the user "{self.config.user}" has no credentials'
-            if self.config.user
-            else "this request has no credentials"
-        ) + (
-            "; give a token or a client certificate and key (--token, --client-certificate "
-            "and --client-key), or use a kubeconfig user that has them."
-        )
-        if answer.status == 401 and anonymous:
-            return APIRefusedError(
-                "the Kubernetes API refused an anonymous request (401 Unauthorized) while "
-                f"reading {what}: {no_credentials}"
-            )
-        if answer.status == 401:
-            plugin = " or check its credential plugin" if self.config.exec_plugin else ""
-            return APIRefusedError(
-                f"the Kubernetes API refused the credentials (401 Unauthorized) while reading "
-                f"{what}; renew them, e.g. log in again or fix the token in the kubeconfig"
-                f"{plugin}."
-            )
-        if answer.status == 403 and anonymous:
-            return APIRefusedError(
-                f"the Kubernetes API forbids an anonymous request to read {what} (403 "
-                f"Forbidden: {message}): {no_credentials}"
-            )
-        if answer.status == 403:
-            return APIRefusedError(
-                f"the Kubernetes API forbids reading {what} (403 Forbidden: {message}); ask for "
-                "RBAC permission to get it."
-            )
-        if answer.status == 404:
-            return NotFoundError(f"{what} not found.")
-        return APIError(f"the Kubernetes API answered {answer.status} for {what}: {message}.")
+        return answer_error(answer.status, answer.body, what, self.config)
 
     # --- objects ----------------------------------------------------------------------------
 
@@ -390,7 +352,7 @@ class KubeClient:
             return None, "the kubelet's /configz answer has no 'kubeletconfig' object"
         if answer.status == 403:
             return None, "403 Forbidden: RBAC does not allow get on nodes/proxy"
-        message = _message(answer.body)
+        message = status_message(answer.body)
         return None, f"HTTP {answer.status}{': ' + message if message else ''}"
 
 
@@ -404,9 +366,3 @@ def _unquote_userinfo(userinfo: str) -> str:
 
     user, _, password = userinfo.partition(":")
     return f"{unquote(user)}:{unquote(password)}"
-
-
-def _message(body: JSON | None) -> str:
-    """A Status answer's message as one printable line ('' when there is none)."""
-    message = (body or {}).get("message")
-    return quoted(message, 300) if isinstance(message, str) else ""
