@@ -233,7 +233,8 @@ def test_a_stopped_container_does_not_hold_its_node_at_the_end(
 ) -> None:
     """A container's nsenter stops with it (util-linux nsenter.c continue_as_child) and the
     node's init cannot end while the container is unreaped: down resumes the sandbox's
-    processes first, so each node's init ends when killed, not at the end of its wait."""
+    processes first, so each node's init ends when killed, not at the end of its wait (the
+    command's own, as `kubectl userns sandbox down` runs it)."""
     from kubectl_userns.sandbox import lifecycle
 
     cluster = make_sandbox()
@@ -255,7 +256,9 @@ def test_a_stopped_container_does_not_hold_its_node_at_the_end(
 
     monkeypatch.setattr(lifecycle, "wait_gone", wait_gone)
     marker, roots = str(cluster.state_dir), cluster.data["cgroup_roots"]
-    cluster.down()
+    down = run_cli(["sandbox", "down", "--state-dir", marker])
+    assert (down.exit_code, down.stdout) == (0, "")
+    assert down.stderr == "sandbox stopped; nothing is left behind\n"
     assert waits == [True]
     assert leftovers(marker, roots) == []
 
